@@ -1,0 +1,76 @@
+# genomcore-sdk: every install and check step lives here.
+# Only `python3` (>= 3.11) is needed on the machine; the venv is made on demand.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+GEN_PKG := genomcore_ts_api
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help venv generate check-generated lint typecheck test test-fast demo bench emulator clean
+
+help:
+	@echo "make demo             upload, query and delete the real sample against a local emulator"
+	@echo "make test             generated-code drift check, ruff, mypy --strict, the whole test suite"
+	@echo "make bench            upload benchmarks (not part of make test)"
+	@echo "make generate         regenerate generated/ from openapi.yaml"
+	@echo "make emulator         run the emulator on 127.0.0.1:8080 (token: dev-token)"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required, found " + sys.version)'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Generate into a scratch folder with the pinned generator and ruff (found on
+# PATH by the generator's post-hooks), add the py.typed marker, then copy.
+define generate_into
+	rm -rf "$(1)" && mkdir -p "$(1)"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/openapi-python-client generate --path openapi.yaml \
+		--config generator-config.yaml --meta none --output-path "$(1)/$(GEN_PKG)" >/dev/null
+	rm -rf "$(1)/$(GEN_PKG)/.ruff_cache"
+	touch "$(1)/$(GEN_PKG)/py.typed"
+endef
+
+generate: $(STAMP)
+	$(call generate_into,$(CURDIR)/.gen-tmp)
+	rm -rf generated/$(GEN_PKG) && mkdir -p generated && mv .gen-tmp/$(GEN_PKG) generated/ && rm -rf .gen-tmp
+	@echo "generated/$(GEN_PKG) rebuilt from openapi.yaml"
+
+check-generated: $(STAMP)
+	$(eval TMPGEN := $(shell mktemp -d))
+	$(call generate_into,$(TMPGEN))
+	@diff -r "$(TMPGEN)/$(GEN_PKG)" generated/$(GEN_PKG) -x __pycache__ \
+		|| (echo "generated/ differs from what openapi.yaml generates: run 'make generate' and commit"; rm -rf "$(TMPGEN)"; exit 1)
+	@rm -rf "$(TMPGEN)"
+	@echo "generated/ is up to date with openapi.yaml"
+
+lint: $(STAMP)
+	$(BIN)/ruff check genomcore_sdk tests benchmarks examples
+	$(BIN)/ruff format --check genomcore_sdk tests benchmarks examples
+
+typecheck: $(STAMP)
+	$(BIN)/mypy genomcore_sdk
+
+test: check-generated lint typecheck
+	$(BIN)/pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -x
+
+demo: $(STAMP)
+	$(PY) examples/demo.py examples/data/actigraphy_week.csv
+
+bench: $(STAMP)
+	$(PY) benchmarks/upload_bench.py
+
+emulator: $(STAMP)
+	$(BIN)/genomcore emulator --port 8080 --db emulator.sqlite3 --token dev-token --refresh-token dev-refresh
+
+clean:
+	rm -rf $(VENV) .gen-tmp .pytest_cache .mypy_cache .ruff_cache build dist
