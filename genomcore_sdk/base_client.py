@@ -1,0 +1,270 @@
+"""The base client: owns the HTTP transport, the generated client, and error translation.
+
+Resources (``client.time_series``) stay thin: they call the generated
+operations through :meth:`BaseClient.call` (models in, model out, errors
+raised) or, for the bulk upload path, :meth:`BaseClient.send_encoded`, which
+uses the generated operation's own request description (method, URL, headers)
+and response parsing but sends a body that is already JSON bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import ModuleType, TracebackType
+from typing import Any, Self
+
+import httpx
+from genomcore_ts_api import Client as GeneratedClient
+from genomcore_ts_api.api.auth import refresh_token as refresh_op
+from genomcore_ts_api.models import RefreshRequest, TokenPair
+from genomcore_ts_api.types import Response as GeneratedResponse
+
+from .auth import RefreshedTokens, TokenAuth
+from .errors import (
+    ApiConnectionError,
+    ApiError,
+    ApiTimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    PayloadTooLargeError,
+    RateLimitError,
+    ServerError,
+    UnprocessableEntityError,
+)
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "BaseClient", "api_error_from_response"]
+
+logger = logging.getLogger("genomcore_sdk.client")
+
+DEFAULT_BASE_URL = "https://api.genomcore.com"
+"""Production API, used when neither ``base_url`` nor ``GENOMCORE_BASE_URL`` is set."""
+
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+"""60 s per request (10 s to connect): a 5000-observation chunk or a large delete fits."""
+
+
+def resolve_base_url(base_url: str | None) -> str:
+    """``base_url``, else ``$GENOMCORE_BASE_URL``, else :data:`DEFAULT_BASE_URL`."""
+    url = base_url or os.environ.get("GENOMCORE_BASE_URL") or DEFAULT_BASE_URL
+    return url.rstrip("/")
+
+
+def _retry_after(headers: Any) -> float | None:
+    raw = headers.get("retry-after") if headers is not None else None
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        return None
+
+
+def api_error_from_response(status_code: int, content: bytes, headers: Any = None) -> ApiError:
+    """Translate an error answer into the matching :class:`ApiError` subclass."""
+    code: str | None = None
+    message = ""
+    request_id: str | None = headers.get("x-request-id") if headers is not None else None
+    details: list[dict[str, Any]] = []
+    text = content.decode("utf-8", errors="replace")
+    try:
+        body = json.loads(text) if text else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        code = body.get("code") if isinstance(body.get("code"), str) else None
+        message = str(body.get("message") or "")
+        request_id = body.get("requestId") or request_id
+        raw_details = body.get("details")
+        if isinstance(raw_details, list):
+            details = [d for d in raw_details if isinstance(d, dict)]
+    if not message:
+        message = text[:200] or "no error body"
+    kwargs: dict[str, Any] = {
+        "code": code,
+        "request_id": request_id,
+        "details": details,
+        "body": text,
+    }
+    if status_code == 400:
+        return BadRequestError(
+            status_code, message, hint="Fix the request; retrying will not help.", **kwargs
+        )
+    if status_code == 401:
+        return AuthenticationError(
+            status_code,
+            message,
+            hint="Check the token and refresh_token, or get new credentials.",
+            **kwargs,
+        )
+    if status_code == 413:
+        return PayloadTooLargeError(
+            status_code, message, hint="Send fewer observations per request.", **kwargs
+        )
+    if status_code == 422:
+        return UnprocessableEntityError(
+            status_code, message, hint="Fix the listed fields; nothing was stored.", **kwargs
+        )
+    if status_code == 429:
+        return RateLimitError(
+            status_code,
+            message,
+            retry_after=_retry_after(headers),
+            hint="Slow down; the SDK retries this when max_retries > 0.",
+            **kwargs,
+        )
+    if status_code >= 500:
+        return ServerError(
+            status_code,
+            message,
+            retry_after=_retry_after(headers),
+            hint="A server-side failure; retrying (max_retries > 0) is safe.",
+            **kwargs,
+        )
+    return ApiError(status_code, message, **kwargs)
+
+
+@contextmanager
+def translate_transport_errors(what: str) -> Iterator[None]:
+    """Turn httpx's transport exceptions into :class:`TransportError` subclasses."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise ApiTimeoutError(
+            f"{what} timed out ({type(exc).__name__}); the server may still have processed it. "
+            "Raise the timeout or retry."
+        ) from exc
+    except httpx.TransportError as exc:
+        raise ApiConnectionError(
+            f"{what} failed: {type(exc).__name__}: {exc}. Check the base URL and network; "
+            "the server may have processed the request if the connection closed after sending."
+        ) from exc
+
+
+class BaseClient:
+    """Transport, authentication and error handling shared by every resource.
+
+    Args:
+        token: the access token.
+        refresh_token: the refresh token used to renew the access token.
+        base_url: the API root; defaults to ``$GENOMCORE_BASE_URL``, then
+            :data:`DEFAULT_BASE_URL`.
+        timeout: seconds (or an ``httpx.Timeout``) for each request.
+        http_client: an ``httpx.Client`` to use (its own base URL is replaced).
+        transport: an ``httpx.BaseTransport`` for the client the SDK creates.
+        verify: TLS verification: True, False, a CA bundle path or an SSLContext.
+        proxy: a proxy URL for every request.
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        refresh_token: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        verify: Any = True,
+        proxy: str | None = None,
+    ) -> None:
+        self.base_url = resolve_base_url(base_url)
+        self._timeout = DEFAULT_TIMEOUT if timeout is None else httpx.Timeout(timeout)
+        self._auth = TokenAuth(token, refresh_token, self._refresh_tokens)
+        self._owns_http = http_client is None
+        if http_client is None:
+            http_client = httpx.Client(
+                timeout=self._timeout,
+                transport=transport,
+                verify=verify,
+                proxy=proxy,
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+            )
+        http_client.base_url = httpx.URL(self.base_url)
+        self._http = http_client
+        self._api = GeneratedClient(base_url=self.base_url).set_httpx_client(http_client)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    def close(self) -> None:
+        """Close the connection pool (only if the SDK created it)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def generated(self) -> GeneratedClient:
+        """The generated low-level client (unauthenticated; pass ``auth`` yourself)."""
+        return self._api
+
+    def _refresh_tokens(self, refresh_token: str) -> RefreshedTokens:
+        with translate_transport_errors("Refreshing the access token"):
+            response = refresh_op.sync_detailed(
+                client=self._api, body=RefreshRequest(refresh_token=refresh_token)
+            )
+        if isinstance(response.parsed, TokenPair):
+            pair = response.parsed
+            rotated = pair.refresh_token if isinstance(pair.refresh_token, str) else None
+            return RefreshedTokens(pair.access_token, rotated, pair.expires_in)
+        error = api_error_from_response(
+            int(response.status_code), response.content, response.headers
+        )
+        raise AuthenticationError(
+            error.status_code,
+            f"Refreshing the access token was refused: {error.message}",
+            code=error.code,
+            request_id=error.request_id,
+            hint="The refresh token is invalid, expired or revoked: get new credentials "
+            "(token and refresh_token) and create the client again.",
+        )
+
+    def call(self, operation: ModuleType, what: str, **kwargs: Any) -> Any:
+        """Call a generated operation's ``sync_detailed`` with auth; return the parsed 2xx model.
+
+        Raises the matching :class:`ApiError` for an error status and a
+        :class:`TransportError` when no answer arrived.
+        """
+        response = self._request(operation, what, **kwargs)
+        return response.parsed
+
+    def send_encoded(
+        self, operation: ModuleType, what: str, content: bytes, *, placeholder: Any, **kwargs: Any
+    ) -> GeneratedResponse[Any]:
+        """Send ``content`` (JSON bytes) as the body of a generated operation.
+
+        The operation's ``_get_kwargs`` gives method, URL, parameters and
+        headers (``placeholder`` stands in for the body it would encode), and
+        its ``_build_response`` parses the answer into the generated models.
+        """
+        request_kwargs = operation._get_kwargs(body=placeholder, **kwargs)
+        request_kwargs.pop("json", None)
+        request_kwargs["content"] = content
+        with translate_transport_errors(what):
+            raw = self._http.request(**request_kwargs, auth=self._auth)
+        return self._checked(operation, raw)
+
+    def _request(self, operation: ModuleType, what: str, **kwargs: Any) -> GeneratedResponse[Any]:
+        request_kwargs = operation._get_kwargs(**kwargs)
+        with translate_transport_errors(what):
+            raw = self._http.request(**request_kwargs, auth=self._auth)
+        return self._checked(operation, raw)
+
+    def _checked(self, operation: ModuleType, raw: httpx.Response) -> GeneratedResponse[Any]:
+        if raw.status_code >= 400:
+            raise api_error_from_response(raw.status_code, raw.content, raw.headers)
+        response: GeneratedResponse[Any] = operation._build_response(client=self._api, response=raw)
+        return response

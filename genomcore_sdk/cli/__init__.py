@@ -1,0 +1,47 @@
+"""The ``genomcore`` command line.
+
+Commands::
+
+    genomcore emulator --port 8080 --db ts.sqlite3 --token T --refresh-token R
+
+Each command lives in its own module of this package and registers itself on
+the parser in :func:`build_parser`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import emulator_command
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``genomcore`` argument parser with every command registered."""
+    parser = argparse.ArgumentParser(
+        prog="genomcore",
+        description="Genomcore Time Series: upload, query and delete observations; run the emulator.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    emulator_command.register(commands)
+    ts = commands.add_parser("ts", help="time-series observations: upload, query, delete")
+    ts_commands = ts.add_subparsers(dest="ts_command", metavar="COMMAND")
+    ts_commands.required = True
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``genomcore``; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    code: int = args.handler(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

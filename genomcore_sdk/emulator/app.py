@@ -1,0 +1,406 @@
+"""The emulator's HTTP API: a Starlette app implementing every operation of ``openapi.yaml``."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .filters import FilterError, compile_filter, compile_sort, parse_instant
+from .store import IdempotencyConflict, ObservationRow, ObservationStore
+from .tokens import RefreshRefused, TokenIssuer
+
+__all__ = ["MAX_BODY_BYTES", "MAX_ITEMS", "MAX_PAGE_SIZE", "EmulatorState", "build_app"]
+
+logger = logging.getLogger("genomcore_sdk.emulator")
+
+MAX_ITEMS = 5000
+MAX_PAGE_SIZE = 5000
+MAX_BODY_BYTES = 16 * 1024 * 1024
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$"
+)
+_META_KEYS = frozenset({"userId", "source", "metric", "externalId", "batch"})
+_POINT_KEYS = frozenset({"start", "end", "value"})
+_OBS_KEYS = frozenset({"meta", "point"})
+
+
+@dataclass
+class EmulatorState:
+    """Everything the app serves from: storage, tokens, limits and counters."""
+
+    store: ObservationStore
+    tokens: TokenIssuer
+    max_items: int = MAX_ITEMS
+    max_body_bytes: int = MAX_BODY_BYTES
+    status_counts: dict[int, int] = field(default_factory=dict)
+
+
+class _HttpError(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or []
+        self.headers = headers or {}
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+Handler = Callable[[Request, EmulatorState], Awaitable[Response]]
+
+
+def _endpoint(handler: Handler, state: EmulatorState, *, secured: bool = True) -> Any:
+    async def endpoint(request: Request) -> Response:
+        request_id = uuid.uuid4().hex[:16]
+        try:
+            if secured:
+                _check_bearer(request, state.tokens)
+            response = await handler(request, state)
+        except _HttpError as exc:
+            body: dict[str, Any] = {
+                "code": exc.code,
+                "message": exc.message,
+                "requestId": request_id,
+            }
+            if exc.details:
+                body["details"] = exc.details
+            response = _json(exc.status, body, exc.headers)
+        response.headers["X-Request-Id"] = request_id
+        state.status_counts[response.status_code] = (
+            state.status_counts.get(response.status_code, 0) + 1
+        )
+        return response
+
+    return endpoint
+
+
+def _check_bearer(request: Request, tokens: TokenIssuer) -> None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise _HttpError(401, "unauthorized", "Missing bearer token in the Authorization header.")
+    if not tokens.is_valid(token.strip()):
+        raise _HttpError(401, "unauthorized", "The access token is invalid or expired.")
+
+
+async def _read_json(request: Request, state: EmulatorState) -> Any:
+    body = await request.body()
+    if len(body) > state.max_body_bytes:
+        raise _HttpError(
+            413,
+            "payload_too_large",
+            f"The body is {len(body)} bytes; the limit is {state.max_body_bytes}. Split it.",
+        )
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise _HttpError(400, "invalid_json", f"The body is not valid JSON: {exc}") from None
+
+
+def _instant(text: Any, where: str, problems: list[dict[str, Any]], index: int) -> int | None:
+    if not isinstance(text, str) or not _RFC3339.match(text):
+        problems.append(
+            {
+                "index": index,
+                "field": where,
+                "message": f"must be an RFC 3339 date-time with a UTC offset, got {text!r}",
+            }
+        )
+        return None
+    try:
+        return parse_instant(text)
+    except FilterError as exc:
+        problems.append({"index": index, "field": where, "message": str(exc)})
+        return None
+
+
+def _int64(value: Any) -> bool:
+    return type(value) is int and INT64_MIN <= value <= INT64_MAX
+
+
+def parse_observations(items: list[Any]) -> tuple[list[ObservationRow], list[dict[str, Any]]]:
+    """Check every observation against the schema; return rows to store and problems."""
+    rows: list[ObservationRow] = []
+    problems: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        before = len(problems)
+        if not isinstance(item, dict) or item.keys() != _OBS_KEYS:
+            problems.append(
+                {"index": index, "field": "", "message": "must be an object with meta and point"}
+            )
+            continue
+        meta, point = item["meta"], item["point"]
+        if not isinstance(meta, dict) or meta.keys() != _META_KEYS:
+            keys = sorted(meta) if isinstance(meta, dict) else type(meta).__name__
+            problems.append(
+                {
+                    "index": index,
+                    "field": "meta",
+                    "message": f"must have exactly {sorted(_META_KEYS)}, got {keys}",
+                }
+            )
+            continue
+        if not isinstance(point, dict) or point.keys() != _POINT_KEYS:
+            keys = sorted(point) if isinstance(point, dict) else type(point).__name__
+            problems.append(
+                {
+                    "index": index,
+                    "field": "point",
+                    "message": f"must have exactly {sorted(_POINT_KEYS)}, got {keys}",
+                }
+            )
+            continue
+        user_id = meta["userId"]
+        if not _int64(user_id):
+            problems.append(
+                {
+                    "index": index,
+                    "field": "meta.userId",
+                    "message": f"must be an integer, got {user_id!r}",
+                }
+            )
+        for key in ("source", "metric", "externalId", "batch"):
+            text = meta[key]
+            if not isinstance(text, str) or not text:
+                problems.append(
+                    {
+                        "index": index,
+                        "field": f"meta.{key}",
+                        "message": f"must be a non-empty string, got {text!r}",
+                    }
+                )
+        value = point["value"]
+        if not _int64(value):
+            problems.append(
+                {
+                    "index": index,
+                    "field": "point.value",
+                    "message": f"must be an integer, got {value!r}",
+                }
+            )
+        start = _instant(point["start"], "point.start", problems, index)
+        end = _instant(point["end"], "point.end", problems, index)
+        if start is not None and end is not None and end < start:
+            problems.append(
+                {"index": index, "field": "point.end", "message": "must not be before point.start"}
+            )
+        if len(problems) == before and start is not None and end is not None:
+            rows.append(
+                (
+                    user_id,
+                    meta["source"],
+                    meta["metric"],
+                    meta["externalId"],
+                    meta["batch"],
+                    start,
+                    end,
+                    value,
+                )
+            )
+    return rows, problems
+
+
+async def create_time_series(request: Request, state: EmulatorState) -> Response:
+    """POST /v1/time-series."""
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= 255:
+        raise _HttpError(
+            400, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters."
+        )
+    raw = await request.body()
+    if len(raw) > state.max_body_bytes:
+        raise _HttpError(
+            413,
+            "payload_too_large",
+            f"The body is {len(raw)} bytes; the limit is {state.max_body_bytes}. Split it.",
+        )
+    try:
+        items = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise _HttpError(400, "invalid_json", f"The body is not valid JSON: {exc}") from None
+    if not isinstance(items, list):
+        raise _HttpError(422, "validation_error", "The body must be a JSON array of observations.")
+    if not items:
+        raise _HttpError(
+            422, "validation_error", "The array is empty; send at least one observation."
+        )
+    if len(items) > state.max_items:
+        raise _HttpError(
+            413,
+            "payload_too_large",
+            f"{len(items)} observations in one request; the limit is {state.max_items}. Split it.",
+        )
+    rows, problems = parse_observations(items)
+    if problems:
+        raise _HttpError(
+            422,
+            "validation_error",
+            f"{len(problems)} problem(s) in the observations; nothing was stored.",
+            details=problems[:100],
+        )
+    body_hash = hashlib.sha256(raw).hexdigest() if key is not None else ""
+    try:
+        inserted, replayed = state.store.insert(
+            rows, idempotency_key=key, body_hash=body_hash, now=time.time()
+        )
+    except IdempotencyConflict:
+        raise _HttpError(
+            422,
+            "idempotency_conflict",
+            "This Idempotency-Key was already used with a different body; use a new key.",
+        ) from None
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return _json(201, {"inserted": inserted}, headers)
+
+
+def _window_bound(body: dict[str, Any], name: str) -> int | None:
+    text = body.get(name)
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise _HttpError(
+            400, "invalid_query", f"{name} must be a string date or date-time, got {text!r}"
+        )
+    try:
+        return parse_instant(text, allow_date=True)
+    except FilterError as exc:
+        raise _HttpError(400, "invalid_query", f"{name}: {exc}") from None
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int | None) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _HttpError(400, "invalid_query", f"{name} must be an integer, got {raw!r}") from None
+    if value < low or (high is not None and value > high):
+        limit = f"{low} to {high}" if high is not None else f"at least {low}"
+        raise _HttpError(400, "invalid_query", f"{name} must be {limit}, got {value}")
+    return value
+
+
+async def query_time_series(request: Request, state: EmulatorState) -> Response:
+    """POST /v1/time-series/query."""
+    page = _int_param(request, "page", 0, 0, None)
+    page_size = _int_param(request, "pageSize", 500, 1, MAX_PAGE_SIZE)
+    body = await _read_json(request, state)
+    if not isinstance(body, dict):
+        raise _HttpError(400, "invalid_query", "The body must be a JSON object.")
+    unknown = set(body) - {"filter", "sort", "beforeDate", "afterDate"}
+    if unknown:
+        raise _HttpError(
+            400,
+            "invalid_query",
+            f"Unknown body field(s) {sorted(unknown)}; allowed: filter, sort, beforeDate, afterDate.",
+        )
+    try:
+        where, params = compile_filter(body.get("filter"))
+        sort = body.get("sort")
+        if sort is not None and not isinstance(sort, dict):
+            raise FilterError('sort must be an object such as {"timestamp": -1}')
+        order_by = compile_sort(sort)
+    except FilterError as exc:
+        raise _HttpError(400, "invalid_query", str(exc)) from None
+    low = _window_bound(body, "beforeDate")
+    high = _window_bound(body, "afterDate")
+    if low is not None:
+        where += " AND ts >= ?"
+        params.append(low)
+    if high is not None:
+        where += " AND ts < ?"
+        params.append(high)
+    data, total = state.store.query(where, params, order_by, page_size, page * page_size)
+    return _json(
+        200,
+        {
+            "data": data,
+            "page": page,
+            "pageSize": page_size,
+            "total": total,
+            "hasMore": (page + 1) * page_size < total,
+        },
+    )
+
+
+async def delete_time_series(request: Request, state: EmulatorState) -> Response:
+    """DELETE /v1/time-series."""
+    body = await _read_json(request, state)
+    if not isinstance(body, dict):
+        raise _HttpError(422, "validation_error", "The body must be a JSON object.")
+    extra = set(body) - {"userId", "batch", "metric"}
+    missing = {"userId", "batch", "metric"} - set(body)
+    if extra or missing:
+        raise _HttpError(
+            422,
+            "validation_error",
+            "Delete takes exactly userId, batch and metric"
+            + (f"; unknown: {sorted(extra)}" if extra else "")
+            + (f"; missing: {sorted(missing)}" if missing else ""),
+        )
+    user_id, batch, metric = body["userId"], body["batch"], body["metric"]
+    if not _int64(user_id):
+        raise _HttpError(422, "validation_error", f"userId must be an integer, got {user_id!r}")
+    for name, text in (("batch", batch), ("metric", metric)):
+        if not isinstance(text, str) or not text:
+            raise _HttpError(
+                422, "validation_error", f"{name} must be a non-empty string, got {text!r}"
+            )
+    deleted = state.store.delete(user_id, batch, metric)
+    return _json(200, {"deleted": deleted})
+
+
+async def refresh_token(request: Request, state: EmulatorState) -> Response:
+    """POST /v1/auth/refresh."""
+    body = await _read_json(request, state)
+    token = body.get("refreshToken") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token:
+        raise _HttpError(400, "invalid_request", 'The body must be {"refreshToken": "..."}.')
+    try:
+        access, rotated, ttl = state.tokens.refresh(token)
+    except RefreshRefused:
+        raise _HttpError(
+            401, "invalid_refresh_token", "The refresh token is invalid, revoked or already used."
+        ) from None
+    answer: dict[str, Any] = {"accessToken": access, "tokenType": "Bearer", "expiresIn": ttl}
+    if rotated is not None:
+        answer["refreshToken"] = rotated
+    return _json(200, answer)
+
+
+def build_app(state: EmulatorState) -> Starlette:
+    """The ASGI application serving ``state``."""
+    routes = [
+        Route("/v1/time-series", _endpoint(create_time_series, state), methods=["POST"]),
+        Route("/v1/time-series", _endpoint(delete_time_series, state), methods=["DELETE"]),
+        Route("/v1/time-series/query", _endpoint(query_time_series, state), methods=["POST"]),
+        Route("/v1/auth/refresh", _endpoint(refresh_token, state, secured=False), methods=["POST"]),
+    ]
+    return Starlette(routes=routes)
