@@ -50,9 +50,11 @@ check-generated: $(STAMP)
 	@rm -rf "$(TMPGEN)"
 	@echo "generated/ is up to date with openapi.yaml"
 
+LINT_PATHS := genomcore_sdk tests examples $(wildcard benchmarks/*.py)
+
 lint: $(STAMP)
-	$(BIN)/ruff check genomcore_sdk tests benchmarks examples
-	$(BIN)/ruff format --check genomcore_sdk tests benchmarks examples
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy genomcore_sdk
