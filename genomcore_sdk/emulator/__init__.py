@@ -36,10 +36,12 @@ import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from .faults import FaultConfig
+
 if TYPE_CHECKING:
     from .app import EmulatorState
 
-__all__ = ["Emulator"]
+__all__ = ["Emulator", "FaultConfig"]
 
 
 class Emulator:
@@ -52,6 +54,8 @@ class Emulator:
         port: the TCP port on 127.0.0.1; 0 picks a free one.
         token_ttl: lifetime in seconds of access tokens issued by refresh.
         in_process: serve from a thread of this process (True) or a child process.
+        faults: faults to inject (see :mod:`genomcore_sdk.emulator.faults`); change
+            them later with :meth:`set_faults` (in-process only).
 
     Attributes:
         base_url: ``http://127.0.0.1:<port>`` once started.
@@ -73,6 +77,7 @@ class Emulator:
         port: int = 0,
         token_ttl: float = 3600.0,
         in_process: bool = True,
+        faults: FaultConfig | None = None,
     ) -> None:
         self.token = token
         self.refresh_token = refresh_token
@@ -80,6 +85,7 @@ class Emulator:
         self._port = port
         self.token_ttl = token_ttl
         self.in_process = in_process
+        self.faults = faults or FaultConfig()
         self.base_url = ""
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
         self._thread: threading.Thread | None = None
@@ -105,6 +111,18 @@ class Emulator:
         if self._state is None:
             raise RuntimeError("state is only available for a started, in-process Emulator")
         return self._state
+
+    def set_faults(self, faults: FaultConfig | None = None, **rates: Any) -> None:
+        """Change the injected faults of a running in-process emulator.
+
+        Example:
+            >>> with Emulator() as emu:
+            ...     emu.set_faults(fail_rate=0.2, drop_rate=0.1)
+            ...     emu.state.faults.config.fail_rate
+            0.2
+        """
+        self.faults = faults if faults is not None else FaultConfig(**rates)
+        self.state.faults.configure(self.faults)
 
     def start(self) -> Self:
         """Start serving; returns once the server accepts connections."""
@@ -155,6 +173,7 @@ class Emulator:
             token=self.token,
             refresh_token=self.refresh_token,
             token_ttl=self.token_ttl,
+            faults=self.faults,
         )
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -188,7 +207,21 @@ class Emulator:
             self.db_path,
             "--token-ttl",
             str(self.token_ttl),
+            "--fail-rate",
+            str(self.faults.fail_rate),
+            "--throttle-rate",
+            str(self.faults.throttle_rate),
+            "--drop-rate",
+            str(self.faults.drop_rate),
+            "--drop-before-commit-rate",
+            str(self.faults.drop_before_commit_rate),
+            "--delay-ms",
+            str(self.faults.delay_ms),
+            "--retry-after",
+            str(self.faults.retry_after),
         ]
+        if self.faults.seed is not None:
+            command += ["--fault-seed", str(self.faults.seed)]
         env = dict(os.environ, GENOMCORE_EMULATOR_TOKEN=self.token)
         env["GENOMCORE_EMULATOR_REFRESH_TOKEN"] = self.refresh_token
         self._process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)

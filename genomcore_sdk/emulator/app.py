@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -17,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .faults import FaultInjector
 from .filters import FilterError, compile_filter, compile_sort, parse_instant
 from .store import IdempotencyConflict, ObservationRow, ObservationStore
 from .tokens import RefreshRefused, TokenIssuer
@@ -46,7 +48,19 @@ class EmulatorState:
     tokens: TokenIssuer
     max_items: int = MAX_ITEMS
     max_body_bytes: int = MAX_BODY_BYTES
+    faults: FaultInjector = field(default_factory=FaultInjector)
     status_counts: dict[int, int] = field(default_factory=dict)
+    # uvicorn's live connections (set by the server), used to drop a connection on purpose
+    connections: set[Any] | None = None
+
+    def drop_connection(self, request: Request) -> bool:
+        """Close the client connection of ``request`` without answering."""
+        client = request.scope.get("client")
+        for protocol in list(self.connections or ()):
+            if getattr(protocol, "client", None) == client and client is not None:
+                protocol.transport.close()
+                return True
+        return False
 
 
 class _HttpError(Exception):
@@ -75,13 +89,38 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Resp
 Handler = Callable[[Request, EmulatorState], Awaitable[Response]]
 
 
-def _endpoint(handler: Handler, state: EmulatorState, *, secured: bool = True) -> Any:
+def _endpoint(
+    handler: Handler, state: EmulatorState, operation: str, *, secured: bool = True
+) -> Any:
     async def endpoint(request: Request) -> Response:
         request_id = uuid.uuid4().hex[:16]
+        fault = state.faults.draw(operation)
         try:
+            if state.faults.config.delay_ms:
+                await asyncio.sleep(state.faults.config.delay_ms / 1000)
+            if fault == "drop_before" and state.drop_connection(request):
+                return Response(status_code=204)  # never reaches the closed connection
+            if fault.startswith("fail_"):
+                status = int(fault[-3:])
+                raise _HttpError(
+                    status,
+                    "internal_error" if status == 500 else "unavailable",
+                    "Injected failure: the server failed before doing anything. Retry.",
+                    headers={"Retry-After": "0"} if status == 503 else None,
+                )
+            if fault == "throttle":
+                after = str(state.faults.config.retry_after)
+                raise _HttpError(
+                    429,
+                    "rate_limited",
+                    f"Too many requests; retry after {after} s.",
+                    headers={"Retry-After": after},
+                )
             if secured:
                 _check_bearer(request, state.tokens)
             response = await handler(request, state)
+            if fault == "drop_after" and state.drop_connection(request):
+                return response  # committed, but the client never hears of it
         except _HttpError as exc:
             body: dict[str, Any] = {
                 "code": exc.code,
@@ -398,9 +437,25 @@ async def refresh_token(request: Request, state: EmulatorState) -> Response:
 def build_app(state: EmulatorState) -> Starlette:
     """The ASGI application serving ``state``."""
     routes = [
-        Route("/v1/time-series", _endpoint(create_time_series, state), methods=["POST"]),
-        Route("/v1/time-series", _endpoint(delete_time_series, state), methods=["DELETE"]),
-        Route("/v1/time-series/query", _endpoint(query_time_series, state), methods=["POST"]),
-        Route("/v1/auth/refresh", _endpoint(refresh_token, state, secured=False), methods=["POST"]),
+        Route(
+            "/v1/time-series",
+            _endpoint(create_time_series, state, "createTimeSeries"),
+            methods=["POST"],
+        ),
+        Route(
+            "/v1/time-series",
+            _endpoint(delete_time_series, state, "deleteTimeSeries"),
+            methods=["DELETE"],
+        ),
+        Route(
+            "/v1/time-series/query",
+            _endpoint(query_time_series, state, "queryTimeSeries"),
+            methods=["POST"],
+        ),
+        Route(
+            "/v1/auth/refresh",
+            _endpoint(refresh_token, state, "refreshToken", secured=False),
+            methods=["POST"],
+        ),
     ]
     return Starlette(routes=routes)

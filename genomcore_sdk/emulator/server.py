@@ -11,6 +11,7 @@ import sys
 import uvicorn
 
 from .app import EmulatorState, build_app
+from .faults import FaultConfig, FaultInjector
 from .store import ObservationStore
 from .tokens import TokenIssuer
 
@@ -20,12 +21,18 @@ logger = logging.getLogger("genomcore_sdk.emulator")
 
 
 def make_state(
-    *, db: str, token: str, refresh_token: str, token_ttl: float = 3600.0
+    *,
+    db: str,
+    token: str,
+    refresh_token: str,
+    token_ttl: float = 3600.0,
+    faults: FaultConfig | None = None,
 ) -> EmulatorState:
     """Open the store and token issuer the app serves from."""
     return EmulatorState(
         store=ObservationStore(db),
         tokens=TokenIssuer(token, refresh_token, token_ttl=token_ttl),
+        faults=FaultInjector(faults),
     )
 
 
@@ -38,7 +45,9 @@ def make_server(state: EmulatorState) -> uvicorn.Server:
         lifespan="off",
         log_config=None,
     )
-    return uvicorn.Server(config)
+    server = uvicorn.Server(config)
+    state.connections = server.server_state.connections
+    return server
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,12 +77,60 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=3600.0,
         help="lifetime in seconds of refreshed access tokens",
     )
+    faults = parser.add_argument_group("fault injection (each rate a share of requests, 0 to 1)")
+    faults.add_argument(
+        "--fail-rate", type=float, default=0.0, help="answer 500/503 without doing anything"
+    )
+    faults.add_argument(
+        "--throttle-rate", type=float, default=0.0, help="answer 429 with Retry-After"
+    )
+    faults.add_argument(
+        "--drop-rate",
+        type=float,
+        default=0.0,
+        help="commit, then close the connection without answering",
+    )
+    faults.add_argument(
+        "--drop-before-commit-rate",
+        type=float,
+        default=0.0,
+        help="close the connection without doing anything",
+    )
+    faults.add_argument("--delay-ms", type=int, default=0, help="delay every response by N ms")
+    faults.add_argument(
+        "--retry-after", type=int, default=1, help="Retry-After seconds sent with 429"
+    )
+    faults.add_argument(
+        "--fault-seed", type=int, default=None, help="random seed for repeatable faults"
+    )
+
+
+def fault_config_from_arguments(args: argparse.Namespace) -> FaultConfig:
+    """The :class:`FaultConfig` the command-line options ask for."""
+    return FaultConfig(
+        fail_rate=args.fail_rate,
+        throttle_rate=args.throttle_rate,
+        drop_rate=args.drop_rate,
+        drop_before_commit_rate=args.drop_before_commit_rate,
+        delay_ms=args.delay_ms,
+        retry_after=args.retry_after,
+        seed=args.fault_seed,
+    )
 
 
 def run_from_arguments(args: argparse.Namespace) -> int:
     """Serve until interrupted, as ``genomcore emulator`` does."""
+    try:
+        faults = fault_config_from_arguments(args)
+    except ValueError as exc:
+        print(f"genomcore emulator: {exc}", file=sys.stderr)
+        return 2
     state = make_state(
-        db=args.db, token=args.token, refresh_token=args.refresh_token, token_ttl=args.token_ttl
+        db=args.db,
+        token=args.token,
+        refresh_token=args.refresh_token,
+        token_ttl=args.token_ttl,
+        faults=faults,
     )
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
