@@ -1,9 +1,16 @@
 """genomcore-sdk: the Python SDK of the Genomcore Time Series API.
 
-Example:
+Examples:
+    >>> import os
     >>> from genomcore_sdk import GenomcoreApiClient
-    >>> api = GenomcoreApiClient(token="...", refresh_token="...")  # doctest: +SKIP
-    >>> api.time_series.create_time_series(body=observations, chunksize=300)  # doctest: +SKIP
+    >>> api = GenomcoreApiClient(token=os.getenv("TOKEN"), refresh_token=os.getenv("REFRESH_TOKEN"))
+    >>> observations = [
+    ...     {"meta": {"userId": 1, "source": "watch", "metric": "steps", "externalId": "W-1",
+    ...               "batch": "b1"},
+    ...      "point": {"start": "2024-04-01T00:00:00Z", "end": "2024-04-01T00:01:00Z",
+    ...                "value": 12}}]
+    >>> api.time_series.create_time_series(body=observations, chunksize=300)
+    UploadReport(sent=1, stored=1, chunks=1, retries=0, duration=...)
 """
 
 from .client import GenomcoreApiClient

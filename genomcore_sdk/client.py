@@ -35,7 +35,7 @@ class GenomcoreApiClient(BaseClient):
     Attributes:
         time_series: the :class:`~genomcore_sdk.time_series.TimeSeries` API.
 
-    Example:
+    Examples:
         >>> import os
         >>> from genomcore_sdk import GenomcoreApiClient
         >>> api = GenomcoreApiClient(token=os.getenv("TOKEN"), refresh_token=os.getenv("REFRESH_TOKEN"))

@@ -36,7 +36,7 @@ class RetryPolicy:
         backoff_max: the largest wait cap, in seconds.
         deadline: monotonic time (``time.monotonic()``) after which no retry starts.
 
-    Example:
+    Examples:
         >>> policy = RetryPolicy(max_retries=3)
         >>> policy.is_retryable(ServerError(503, "busy"))
         True

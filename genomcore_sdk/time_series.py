@@ -31,9 +31,12 @@ DEFAULT_CHUNKSIZE = 1000
 class TimeSeries:
     """The Time Series API: ``client.time_series``.
 
-    Example:
+    Examples:
+        >>> import os
         >>> from genomcore_sdk import GenomcoreApiClient
-        >>> api = GenomcoreApiClient(token="t", refresh_token="r", base_url=emulator_url)
+        >>> api = GenomcoreApiClient(token=os.getenv("TOKEN"),
+        ...                          refresh_token=os.getenv("REFRESH_TOKEN"),
+        ...                          base_url=emulator_url)
         >>> api.time_series.query_time_series(page=0, pageSize=10, body={}).total
         0
     """
@@ -67,7 +70,7 @@ class TimeSeries:
                 empty); nothing was sent.
             ApiError, TransportError: a chunk failed after its retries.
 
-        Example:
+        Examples:
             >>> rows = [{"meta": {"userId": 1, "source": "watch", "metric": "steps",
             ...                   "externalId": "W-1", "batch": "b1"},
             ...          "point": {"start": "2024-04-01T00:00:00Z",
@@ -102,7 +105,13 @@ class TimeSeries:
         Returns:
             The generated ``QueryPage``: ``data``, ``page``, ``pageSize``, ``total``, ``has_more``.
 
-        Example:
+        Examples:
+            >>> rows = [{"meta": {"userId": 1, "source": "watch", "metric": "steps",
+            ...                   "externalId": "W-1", "batch": "b1"},
+            ...          "point": {"start": "2024-04-01T00:00:00Z",
+            ...                    "end": "2024-04-01T00:01:00Z", "value": 12}}]
+            >>> api.time_series.create_time_series(body=rows).stored
+            1
             >>> page = api.time_series.query_time_series(page=0, pageSize=500, body={
             ...     "filter": {"meta.userId": {"$in": [1]}, "meta.batch": {"$in": ["b1"]}},
             ...     "sort": {"timestamp": -1},
@@ -128,7 +137,13 @@ class TimeSeries:
         Returns:
             The generated ``DeleteResult`` (``deleted``: how many were deleted).
 
-        Example:
+        Examples:
+            >>> rows = [{"meta": {"userId": 1, "source": "watch", "metric": "steps",
+            ...                   "externalId": "W-1", "batch": "b1"},
+            ...          "point": {"start": "2024-04-01T00:00:00Z",
+            ...                    "end": "2024-04-01T00:01:00Z", "value": 12}}]
+            >>> api.time_series.create_time_series(body=rows).stored
+            1
             >>> api.time_series.delete_time_series(
             ...     body={"userId": 1, "batch": "b1", "metric": "steps"}).deleted
             1

@@ -9,14 +9,14 @@ From a shell::
 
     genomcore emulator --port 8080 --db ts.sqlite3 --token dev-token --refresh-token dev-refresh
 
-From Python (a pytest fixture, a notebook)::
+From Python (a pytest fixture, a notebook):
 
-    from genomcore_sdk import GenomcoreApiClient
-    from genomcore_sdk.emulator import Emulator
-
-    with Emulator(token="t", refresh_token="r") as emu:
-        client = GenomcoreApiClient(token="t", refresh_token="r", base_url=emu.base_url)
-        ...
+    >>> from genomcore_sdk import GenomcoreApiClient
+    >>> from genomcore_sdk.emulator import Emulator
+    >>> with Emulator(token="t", refresh_token="r") as emu:
+    ...     client = GenomcoreApiClient(token="t", refresh_token="r", base_url=emu.base_url)
+    ...     client.time_series.query_time_series(body={}).total
+    0
 
 ``Emulator()`` serves from a thread of the calling process by default; pass
 ``in_process=False`` to run it as a separate process (what benchmarks do, so
@@ -61,7 +61,7 @@ class Emulator:
         base_url: ``http://127.0.0.1:<port>`` once started.
         state: the live server state (storage, tokens, counters); in-process only.
 
-    Example:
+    Examples:
         >>> from genomcore_sdk.emulator import Emulator
         >>> with Emulator(token="t", refresh_token="r") as emu:
         ...     emu.base_url.startswith("http://127.0.0.1:")
@@ -115,7 +115,7 @@ class Emulator:
     def set_faults(self, faults: FaultConfig | None = None, **rates: Any) -> None:
         """Change the injected faults of a running in-process emulator.
 
-        Example:
+        Examples:
             >>> with Emulator() as emu:
             ...     emu.set_faults(fail_rate=0.2, drop_rate=0.1)
             ...     emu.state.faults.config.fail_rate
