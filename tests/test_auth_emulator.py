@@ -22,7 +22,12 @@ from genomcore_ts_api.api.auth import refresh_token as refresh_op
 from genomcore_ts_api.api.time_series import query_time_series as query_op
 from genomcore_ts_api.models import Error, QueryRequest, RefreshRequest, TokenPair
 
-from genomcore_sdk import AuthenticationError, ConfigurationError, GenomcoreApiClient
+from genomcore_sdk import (
+    AuthenticationError,
+    ConfigurationError,
+    GenomcoreApiClient,
+    GenomcoreError,
+)
 from genomcore_sdk.auth import RefreshedTokens, TokenAuth
 from genomcore_sdk.emulator import Emulator
 from genomcore_sdk.time_series import TimeSeries
@@ -369,20 +374,21 @@ def test_revoked_refresh_token_fails_within_one_request(emu: Emulator) -> None:
     expired = emu.mint_access_token(ttl=-5)
     client = GenomcoreApiClient(token=expired, refresh_token=FIRST_REFRESH, base_url=emu.base_url)
     with pytest.raises(AuthenticationError) as caught:
-        client.time_series.create_time_series(body=[observation()], chunksize=10, max_retries=5)
+        client.time_series.query_time_series(body={})
     error = caught.value
     assert emu.tokens.refresh_calls == 1  # one refresh, no retry loop
-    assert emu.state.store.count() == 0
     assert error.status_code == 401
     assert error.code == "invalid_refresh_token"
     assert "Get new credentials" in str(error)
     assert error.__cause__ is None and error.__context__ is None
     for text in (str(error), repr(error), error.message, error.body):
         assert_no_secret(text, [expired, FIRST_REFRESH, FIXED_TOKEN])
-    # the dead refresh token is not tried again
-    with pytest.raises(AuthenticationError, match="Get new credentials"):
-        client.time_series.query_time_series(body={})
+    # an upload with retries fails the same way, without asking the server again
+    with pytest.raises(GenomcoreError, match="Get new credentials") as upload_failure:
+        client.time_series.create_time_series(body=[observation()], chunksize=10, max_retries=5)
+    assert_no_secret(str(upload_failure.value), [expired, FIRST_REFRESH, FIXED_TOKEN])
     assert emu.tokens.refresh_calls == 1
+    assert emu.state.store.count() == 0
 
 
 def test_stale_token_without_refresh_token_is_a_clear_401(emu: Emulator) -> None:
