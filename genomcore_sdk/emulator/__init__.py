@@ -21,6 +21,14 @@ From Python (a pytest fixture, a notebook):
 ``Emulator()`` serves from a thread of the calling process by default; pass
 ``in_process=False`` to run it as a separate process (what benchmarks do, so
 that server and client do not share one interpreter lock).
+
+Tokens: the fixed ``token`` is valid for as long as the emulator runs (what
+scripts written from the vendor docs use). The refresh operation issues JWT
+access tokens living ``token_ttl`` seconds and rotates the refresh token on
+every use (a refresh token used twice is refused). To test expiry, start a
+client on :meth:`Emulator.mint_access_token` (``ttl=-1``: already expired)
+and read the counters on :attr:`Emulator.tokens` (see
+:mod:`genomcore_sdk.emulator.tokens`).
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from .faults import FaultConfig
 
 if TYPE_CHECKING:
     from .app import EmulatorState
+    from .tokens import TokenIssuer
 
 __all__ = ["Emulator", "FaultConfig"]
 
@@ -52,7 +61,8 @@ class Emulator:
         refresh_token: the refresh token the emulator accepts from the start.
         db: the SQLite file; a fresh temporary file when None (deleted on exit).
         port: the TCP port on 127.0.0.1; 0 picks a free one.
-        token_ttl: lifetime in seconds of access tokens issued by refresh.
+        token_ttl: lifetime in seconds of the JWT access tokens issued by refresh
+            (the fixed ``token`` never expires).
         in_process: serve from a thread of this process (True) or a child process.
         faults: faults to inject (see :mod:`genomcore_sdk.emulator.faults`); change
             them later with :meth:`set_faults` (in-process only).
@@ -111,6 +121,25 @@ class Emulator:
         if self._state is None:
             raise RuntimeError("state is only available for a started, in-process Emulator")
         return self._state
+
+    @property
+    def tokens(self) -> TokenIssuer:
+        """The token issuer and its counters (in-process emulators only).
+
+        Example:
+            >>> with Emulator(token_ttl=2) as emu:
+            ...     expired = emu.mint_access_token(ttl=-1)
+            ...     emu.tokens.refresh_calls, emu.tokens.unauthorized, emu.tokens.unreplayed_401s
+            (0, 0, 0)
+        """
+        return self.state.tokens
+
+    def mint_access_token(self, ttl: float | None = None) -> str:
+        """A JWT access token this emulator accepts for ``ttl`` seconds (default ``token_ttl``).
+
+        A negative ``ttl`` gives an already-expired token (in-process emulators only).
+        """
+        return self.state.tokens.mint_access_token(ttl)
 
     def set_faults(self, faults: FaultConfig | None = None, **rates: Any) -> None:
         """Change the injected faults of a running in-process emulator.

@@ -75,7 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--token-ttl",
         type=float,
         default=3600.0,
-        help="lifetime in seconds of refreshed access tokens",
+        help="lifetime in seconds of the JWT access tokens the refresh operation issues "
+        "(default 3600; the fixed --token never expires)",
     )
     faults = parser.add_argument_group("fault injection (each rate a share of requests, 0 to 1)")
     faults.add_argument(
