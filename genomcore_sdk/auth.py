@@ -105,7 +105,7 @@ def decode_jwt_claims(token: str) -> dict[str, Any] | None:
     that is not three base64url segments whose first two decode to JSON
     objects; it never raises.
 
-    Example:
+    Examples:
         >>> decode_jwt_claims("eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjE3MDAwMDAwMDB9.c2ln")
         {'exp': 1700000000}
         >>> decode_jwt_claims("an-opaque-token") is None
@@ -144,7 +144,7 @@ def jwt_times(token: str) -> JwtTimes | None:
 
     Never raises.
 
-    Example:
+    Examples:
         >>> jwt_times("eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjE3MDAwMDAwMDB9.c2ln")
         JwtTimes(expires_at=1700000000.0, issued_at=None)
     """
@@ -164,7 +164,7 @@ def refresh_margin(lifetime: float) -> float:
     2-second token 0.5 s early, so short test tokens still get most of their
     life used and long ones never expire mid-request.
 
-    Example:
+    Examples:
         >>> refresh_margin(3600), refresh_margin(2)
         (30.0, 0.5)
     """
@@ -286,7 +286,7 @@ class TokenAuth(httpx.Auth):
     Raises:
         ConfigurationError: neither a token nor a refresh token was given.
 
-    Example:
+    Examples:
         Hand the same auth to an async client::
 
             from genomcore_sdk.auth import TokenAuth

@@ -126,7 +126,7 @@ class Emulator:
     def tokens(self) -> TokenIssuer:
         """The token issuer and its counters (in-process emulators only).
 
-        Example:
+        Examples:
             >>> with Emulator(token_ttl=2) as emu:
             ...     expired = emu.mint_access_token(ttl=-1)
             ...     emu.tokens.refresh_calls, emu.tokens.unauthorized, emu.tokens.unreplayed_401s

@@ -63,14 +63,16 @@ class TokenIssuer:
         unauthorized: 401 answers to API requests (bad, missing or expired access token).
         replayed_401s: of those, how many were followed by a 2xx answer to the same request.
 
-    Example:
+    Examples:
         >>> issuer = TokenIssuer("fixed", "r0", token_ttl=2)
         >>> access, rotated, ttl = issuer.refresh("r0")
         >>> issuer.is_valid(access), ttl, rotated != "r0"
         (True, 2, True)
-        >>> issuer.refresh("r0")
-        Traceback (most recent call last):
-        RefreshRefused: ...
+        >>> try:
+        ...     issuer.refresh("r0")  # a spent refresh token
+        ... except RefreshRefused:
+        ...     print("refused")
+        refused
     """
 
     def __init__(self, token: str, refresh_token: str, *, token_ttl: float = 3600.0) -> None:
