@@ -7,6 +7,7 @@ Example:
 """
 
 from .client import GenomcoreApiClient
+from .deletion import DeleteReport
 from .errors import (
     ApiConnectionError,
     ApiError,
@@ -14,9 +15,11 @@ from .errors import (
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
+    DeleteUnverifiedError,
     GenomcoreError,
     InvalidObservation,
     ObservationValidationError,
+    PaginationError,
     PayloadTooLargeError,
     QueryValidationError,
     RateLimitError,
@@ -24,6 +27,7 @@ from .errors import (
     TransportError,
     UnprocessableEntityError,
 )
+from .query import TimeSeriesQuery
 from .upload import UploadReport
 
 __version__ = "0.1.0"
@@ -35,14 +39,18 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
+    "DeleteReport",
+    "DeleteUnverifiedError",
     "GenomcoreApiClient",
     "GenomcoreError",
     "InvalidObservation",
     "ObservationValidationError",
+    "PaginationError",
     "PayloadTooLargeError",
     "QueryValidationError",
     "RateLimitError",
     "ServerError",
+    "TimeSeriesQuery",
     "TransportError",
     "UnprocessableEntityError",
     "UploadReport",
