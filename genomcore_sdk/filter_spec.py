@@ -170,10 +170,13 @@ def parse_instant(text: str, *, allow_date: bool = False) -> datetime:
             "(e.g. 2024-04-01T00:00:00Z)"
         )
     try:
-        moment = datetime.fromisoformat(_trim_fraction(text))
+        return datetime.fromisoformat(_trim_fraction(text)).astimezone(UTC)
     except ValueError as exc:
         raise FilterSpecError(f"{text!r} is not a valid date-time: {exc}") from None
-    return moment.astimezone(UTC)
+    except OverflowError:
+        raise FilterSpecError(
+            f"{text!r} is out of range: in UTC it must fall in the years 0001 to 9999"
+        ) from None
 
 
 def parse_window_bound(text: Any, name: str) -> datetime:

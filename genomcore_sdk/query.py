@@ -102,7 +102,8 @@ def _instant(value: Any, name: str) -> datetime:
 
 def format_instant(moment: datetime) -> str:
     """RFC 3339 in UTC with a ``Z`` (fraction only when non-zero)."""
-    text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    moment = moment.astimezone(UTC)
+    text = f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%S")
     if moment.microsecond:
         text += f".{moment.microsecond:06d}"
     return text + "Z"
