@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import numbers
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -40,10 +40,13 @@ if TYPE_CHECKING:
 __all__ = [
     "DATAFRAME_COLUMNS",
     "MAX_PAGE_SIZE",
+    "Instant",
     "PageRequest",
     "PageWalker",
     "SortOrder",
+    "Strings",
     "TimeSeriesQuery",
+    "UserIds",
     "observations_to_dataframe",
     "prepare_query",
 ]
@@ -53,8 +56,17 @@ logger = logging.getLogger("genomcore_sdk.query")
 MAX_PAGE_SIZE = 5000
 """The most observations the API answers per page."""
 
-SortOrder = Literal["asc", "desc"] | Mapping[str, int]
-"""``"asc"`` / ``"desc"`` on ``timestamp``, or a sort object such as ``{"meta.userId": 1, "timestamp": -1}``."""
+SortOrder = Literal["asc", "desc", 1, -1] | Mapping[str, int]
+"""``"asc"`` / ``"desc"`` (or 1 / -1) on ``timestamp``, or a sort object such as ``{"meta.userId": 1, "timestamp": -1}``."""
+
+UserIds = int | Iterable[int]
+"""One user id or several (any of them matches)."""
+
+Strings = str | Iterable[str]
+"""One string value or several (any of them matches)."""
+
+Instant = datetime | date | str
+"""A timezone-aware datetime, a date (00:00 UTC), or an ISO 8601 string (date, or date-time with offset)."""
 
 DATAFRAME_COLUMNS: tuple[str, ...] = (
     "id",
@@ -182,13 +194,15 @@ def _end(value: Any) -> datetime | None:
 def _sort(value: Any) -> dict[str, int] | None:
     if value is None:
         return None
+    if not isinstance(value, bool) and value in (1, -1):
+        return {"timestamp": int(value)}
     if isinstance(value, str):
         lowered = value.lower()
         if lowered in ("asc", "ascending"):
             return {"timestamp": 1}
         if lowered in ("desc", "descending"):
             return {"timestamp": -1}
-        raise _refuse(f'sort must be "asc", "desc" or a sort object, got {value!r}')
+        raise _refuse(f'sort must be "asc", "desc", 1, -1 or a sort object, got {value!r}')
     try:
         return check_sort(value)
     except FilterSpecError as exc:
@@ -521,10 +535,3 @@ def observations_to_dataframe(observations: Iterable[StoredObservation]) -> pd.D
         else:
             data[name] = pd.Series(values, dtype="string")
     return pd.DataFrame(data, columns=list(DATAFRAME_COLUMNS))
-
-
-def iter_walk(walker: PageWalker, fetch: Any) -> Iterator[StoredObservation]:
-    """Drive ``walker`` with a blocking ``fetch(page, page_size, body) -> QueryPage``."""
-    while (want := walker.next_request()) is not None:
-        page = fetch(want.page, want.page_size, want.body)
-        yield from walker.accept(page)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from genomcore_ts_api.api.time_series import delete_time_series as delete_op
@@ -24,10 +23,13 @@ from genomcore_ts_api.models import (
 from .deletion import DeleteReport, check_delete_body, delete_and_verify
 from .errors import QueryValidationError
 from .query import (
+    Instant,
     PageWalker,
     QueryBody,
     SortOrder,
+    Strings,
     TimeSeriesQuery,
+    UserIds,
     check_page_size,
     observations_to_dataframe,
     prepare_query,
@@ -40,10 +42,6 @@ if TYPE_CHECKING:
 
     from .base_client import BaseClient
 
-Values = Any
-"""One value or a list of values (``int`` for user ids, ``str`` otherwise)."""
-Instant = datetime | date | str
-"""A timezone-aware datetime, a date (00:00 UTC), or an ISO 8601 string."""
 
 __all__ = ["DEFAULT_CHUNKSIZE", "TimeSeries"]
 
@@ -161,11 +159,11 @@ class TimeSeries:
         self,
         body: QueryBody | None = None,
         *,
-        user_ids: Values = None,
-        batches: Values = None,
-        metrics: Values = None,
-        sources: Values = None,
-        external_ids: Values = None,
+        user_ids: UserIds | None = None,
+        batches: Strings | None = None,
+        metrics: Strings | None = None,
+        sources: Strings | None = None,
+        external_ids: Strings | None = None,
         start: Instant | None = None,
         end: Instant | None = None,
         sort: SortOrder | None = None,
@@ -197,7 +195,8 @@ class TimeSeries:
             external_ids: ``meta.externalId`` value(s).
             start: inclusive lower bound on ``timestamp`` (sent as ``beforeDate``).
             end: exclusive upper bound on ``timestamp`` (sent as ``afterDate``).
-            sort: ``"asc"`` (the API's default) or ``"desc"`` on ``timestamp``, or a sort object.
+            sort: ``"asc"`` (the API's default) or ``"desc"`` (or 1 / -1) on ``timestamp``,
+                or a sort object.
             filter: a raw MongoDB-style filter, ANDed with the rest.
             page_size: observations per request (1 to 5000); ``pageSize`` is
                 accepted too, as in :meth:`query_time_series`.
@@ -254,11 +253,11 @@ class TimeSeries:
         self,
         body: QueryBody | None = None,
         *,
-        user_ids: Values = None,
-        batches: Values = None,
-        metrics: Values = None,
-        sources: Values = None,
-        external_ids: Values = None,
+        user_ids: UserIds | None = None,
+        batches: Strings | None = None,
+        metrics: Strings | None = None,
+        sources: Strings | None = None,
+        external_ids: Strings | None = None,
         start: Instant | None = None,
         end: Instant | None = None,
         sort: SortOrder | None = None,
@@ -296,11 +295,11 @@ class TimeSeries:
         self,
         body: QueryBody | None = None,
         *,
-        user_ids: Values = None,
-        batches: Values = None,
-        metrics: Values = None,
-        sources: Values = None,
-        external_ids: Values = None,
+        user_ids: UserIds | None = None,
+        batches: Strings | None = None,
+        metrics: Strings | None = None,
+        sources: Strings | None = None,
+        external_ids: Strings | None = None,
         start: Instant | None = None,
         end: Instant | None = None,
         sort: SortOrder | None = None,
@@ -339,7 +338,19 @@ class TimeSeries:
         )
         return observations_to_dataframe(observations)
 
-    def count_time_series(self, body: QueryBody | None = None, **criteria: Any) -> int:
+    def count_time_series(
+        self,
+        body: QueryBody | None = None,
+        *,
+        user_ids: UserIds | None = None,
+        batches: Strings | None = None,
+        metrics: Strings | None = None,
+        sources: Strings | None = None,
+        external_ids: Strings | None = None,
+        start: Instant | None = None,
+        end: Instant | None = None,
+        filter: Mapping[str, Any] | None = None,
+    ) -> int:
         """How many observations match (one request for one observation; uses its ``total``).
 
         Takes the same query as :meth:`iter_time_series` (a body or keyword criteria).
@@ -349,7 +360,17 @@ class TimeSeries:
             ...                                   end="2015-07-06")
             2880
         """
-        request = self._request_from(body, **criteria)
+        request = self._request_from(
+            body,
+            user_ids=user_ids,
+            batches=batches,
+            metrics=metrics,
+            sources=sources,
+            external_ids=external_ids,
+            start=start,
+            end=end,
+            filter=filter,
+        )
         return self._fetch_page(0, 1, request).total
 
     def delete_time_series(
