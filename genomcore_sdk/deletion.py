@@ -164,7 +164,7 @@ def delete_and_verify(
     try:
         result = send(request)
     except TransportError as exc:
-        error = str(exc).split(". ")[0]
+        error = str(exc).split(". ")[0].rstrip(".")
         logger.warning("delete of %s got no answer (%s); checking what remains", where, error)
         deadline = time.monotonic() + max(0.0, verify_timeout)
         try:
