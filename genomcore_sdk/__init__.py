@@ -14,6 +14,7 @@ Examples:
 """
 
 from .client import GenomcoreApiClient
+from .deletion import DeleteReport
 from .errors import (
     ApiConnectionError,
     ApiError,
@@ -21,9 +22,11 @@ from .errors import (
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
+    DeleteUnverifiedError,
     GenomcoreError,
     InvalidObservation,
     ObservationValidationError,
+    PaginationError,
     PayloadTooLargeError,
     QueryValidationError,
     RateLimitError,
@@ -31,6 +34,7 @@ from .errors import (
     TransportError,
     UnprocessableEntityError,
 )
+from .query import TimeSeriesQuery
 from .upload import UploadReport
 
 __version__ = "0.1.0"
@@ -42,14 +46,18 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
+    "DeleteReport",
+    "DeleteUnverifiedError",
     "GenomcoreApiClient",
     "GenomcoreError",
     "InvalidObservation",
     "ObservationValidationError",
+    "PaginationError",
     "PayloadTooLargeError",
     "QueryValidationError",
     "RateLimitError",
     "ServerError",
+    "TimeSeriesQuery",
     "TransportError",
     "UnprocessableEntityError",
     "UploadReport",

@@ -9,9 +9,11 @@ Hierarchy::
     ├── ConfigurationError          the client was set up wrongly (no token, bad URL)
     ├── ObservationValidationError  client-side validation refused the input (nothing sent)
     ├── QueryValidationError        a query or delete body the API would refuse (nothing sent)
+    ├── PaginationError             the matches changed while reading pages
     ├── TransportError              no HTTP answer at all
     │   ├── ApiConnectionError      connection refused, reset or closed
-    │   └── ApiTimeoutError         the request timed out
+    │   ├── ApiTimeoutError         the request timed out
+    │   └── DeleteUnverifiedError   a delete got no answer and checking what remains failed
     ├── ApiError                    the server answered with an error status
     │   ├── BadRequestError         400
     │   ├── AuthenticationError     401, or a refused token refresh
@@ -36,9 +38,11 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
+    "DeleteUnverifiedError",
     "GenomcoreError",
     "InvalidObservation",
     "ObservationValidationError",
+    "PaginationError",
     "PayloadTooLargeError",
     "QueryValidationError",
     "RateLimitError",
@@ -100,6 +104,15 @@ class QueryValidationError(GenomcoreError, ValueError):
     """A query or delete request the API would refuse; it was not sent."""
 
 
+class PaginationError(GenomcoreError):
+    """Reading every page could skip or repeat observations, so it stopped.
+
+    Raised when the number of matches changes between pages or a page repeats
+    observations of the page before it: the data changed while it was read.
+    Read again once uploads and deletes of the queried data are over.
+    """
+
+
 class TransportError(GenomcoreError):
     """The request got no HTTP answer (connection failed, was closed, or timed out)."""
 
@@ -110,6 +123,14 @@ class ApiConnectionError(TransportError):
 
 class ApiTimeoutError(TransportError):
     """The request timed out before an answer arrived."""
+
+
+class DeleteUnverifiedError(TransportError):
+    """A delete got no answer, and the query to check what remains failed too.
+
+    The deletion may or may not have happened; query the observations (or
+    send the delete again: it is idempotent) once the API is reachable.
+    """
 
 
 class ApiError(GenomcoreError):

@@ -7,18 +7,41 @@ script written against ``genomcore.client`` runs unchanged.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from genomcore_ts_api.api.time_series import delete_time_series as delete_op
 from genomcore_ts_api.api.time_series import query_time_series as query_op
-from genomcore_ts_api.models import DeleteRequest, DeleteResult, QueryPage, QueryRequest
+from genomcore_ts_api.models import (
+    DeleteRequest,
+    DeleteResult,
+    QueryPage,
+    QueryRequest,
+    StoredObservation,
+)
 
+from .deletion import DeleteReport, check_delete_body, delete_and_verify
 from .errors import QueryValidationError
+from .query import (
+    Instant,
+    PageWalker,
+    QueryBody,
+    SortOrder,
+    Strings,
+    TimeSeriesQuery,
+    UserIds,
+    check_page_size,
+    observations_to_dataframe,
+    prepare_query,
+)
+from .retry import RetryPolicy
 from .upload import UploadReport, upload
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .base_client import BaseClient
+
 
 __all__ = ["DEFAULT_CHUNKSIZE", "TimeSeries"]
 
@@ -39,6 +62,8 @@ class TimeSeries:
         ...                          base_url=emulator_url)
         >>> api.time_series.query_time_series(page=0, pageSize=10, body={}).total
         0
+        >>> df = api.time_series.to_dataframe(metrics="activity_counts", start="2015-07-05",
+        ...                                   end="2015-07-06")
     """
 
     def __init__(self, client: BaseClient) -> None:
@@ -91,19 +116,27 @@ class TimeSeries:
         self,
         page: int = 0,
         pageSize: int = 500,
-        body: Mapping[str, Any] | QueryRequest | None = None,
+        body: QueryBody | None = None,
     ) -> QueryPage:
-        """Read one page of observations.
+        """Read one page of observations (the vendor call).
+
+        The body is checked before sending (see :func:`~genomcore_sdk.query.prepare_query`).
+        To read every page, use :meth:`iter_time_series`, :meth:`query_all` or
+        :meth:`to_dataframe`.
 
         Args:
             page: the page number, from 0.
             pageSize: observations per page (1 to 5000).
             body: ``{"filter": {...}, "sort": {...}, "beforeDate": ..., "afterDate": ...}``;
                 the window is ``beforeDate <= timestamp < afterDate`` (a bare date
-                means 00:00 UTC).
+                means 00:00 UTC). A ``QueryRequest`` or a :class:`TimeSeriesQuery` works too.
 
         Returns:
-            The generated ``QueryPage``: ``data``, ``page``, ``pageSize``, ``total``, ``has_more``.
+            The generated ``QueryPage``: ``data``, ``page``, ``page_size``, ``total``, ``has_more``.
+
+        Raises:
+            QueryValidationError: the body uses an unsupported operator or an
+                unknown field, a value that can never match, or a bad page; nothing was sent.
 
         Examples:
             >>> rows = [{"meta": {"userId": 1, "source": "watch", "metric": "steps",
@@ -119,23 +152,298 @@ class TimeSeries:
             >>> [obs.point.value for obs in page.data]
             [12]
         """
-        request = (
-            body if isinstance(body, QueryRequest) else QueryRequest.from_dict(dict(body or {}))
-        )
+        if isinstance(page, bool) or not isinstance(page, int) or page < 0:
+            raise QueryValidationError(
+                f"page must be an integer from 0, got {page!r}. Nothing was sent."
+            )
+        return self._fetch_page(page, check_page_size(pageSize), prepare_query(body))
+
+    def _fetch_page(self, page: int, page_size: int, request: QueryRequest) -> QueryPage:
         result: QueryPage = self._client.call(
-            query_op, "Querying time series", body=request, page=page, page_size=pageSize
+            query_op, "Querying time series", body=request, page=page, page_size=page_size
         )
         return result
 
-    def delete_time_series(self, body: Mapping[str, Any] | DeleteRequest) -> DeleteResult:
-        """Delete the observations of one ``userId``, ``batch`` and ``metric``.
+    def iter_time_series(
+        self,
+        body: QueryBody | None = None,
+        *,
+        user_ids: UserIds | None = None,
+        batches: Strings | None = None,
+        metrics: Strings | None = None,
+        sources: Strings | None = None,
+        external_ids: Strings | None = None,
+        start: Instant | None = None,
+        end: Instant | None = None,
+        sort: SortOrder | None = None,
+        filter: Mapping[str, Any] | None = None,
+        page_size: int = 500,
+        pageSize: int | None = None,
+        max_retries: int = 0,
+    ) -> Iterator[StoredObservation]:
+        """Every matching observation, reading pages lazily as the iteration goes.
+
+        Describe the query either with ``body`` (a vendor body dict, a
+        ``QueryRequest`` or a :class:`TimeSeriesQuery`) or with the keyword
+        arguments (see :class:`TimeSeriesQuery`), not both. Everything is
+        checked now, before the first request.
+
+        Pages are read one after another (page 0, 1, ...) in the API's total,
+        stable order (``sort``, ties broken by ``id``), so each match comes
+        exactly once; iteration stops after the last page (``hasMore`` false
+        or an empty page). If the matches change while reading (an upload or
+        delete of the same data meanwhile), :class:`~genomcore_sdk.errors.PaginationError`
+        is raised rather than skipping or repeating observations.
+
+        Args:
+            body: the query as a body; or use the keyword arguments.
+            user_ids: ``meta.userId`` value(s).
+            batches: ``meta.batch`` value(s).
+            metrics: ``meta.metric`` value(s).
+            sources: ``meta.source`` value(s).
+            external_ids: ``meta.externalId`` value(s).
+            start: inclusive lower bound on ``timestamp`` (sent as ``beforeDate``).
+            end: exclusive upper bound on ``timestamp`` (sent as ``afterDate``).
+            sort: ``"asc"`` (the API's default) or ``"desc"`` (or 1 / -1) on ``timestamp``,
+                or a sort object.
+            filter: a raw MongoDB-style filter, ANDed with the rest.
+            page_size: observations per request (1 to 5000); ``pageSize`` is
+                accepted too, as in :meth:`query_time_series`.
+            pageSize: the vendor spelling of ``page_size``.
+            max_retries: retries of a failed page read (connection errors,
+                timeouts, 408, 429, 5xx); reading is idempotent.
+
+        Yields:
+            Generated ``StoredObservation`` models.
+
+        Examples:
+            >>> rows = [{"meta": {"userId": 1, "source": "watch", "metric": "steps",
+            ...                   "externalId": "W-1", "batch": "b1"},
+            ...          "point": {"start": f"2024-04-0{day}T00:00:00Z",
+            ...                    "end": f"2024-04-0{day}T00:01:00Z", "value": day * 10}}
+            ...         for day in range(1, 6)]
+            >>> api.time_series.create_time_series(body=rows).stored
+            5
+            >>> for obs in api.time_series.iter_time_series(
+            ...         user_ids=1, metrics="steps", start="2024-04-02", end="2024-04-04", page_size=1):
+            ...     print(obs.timestamp.isoformat(), obs.point.value)
+            2024-04-02T00:00:00+00:00 20
+            2024-04-03T00:00:00+00:00 30
+        """
+        request = self._request_from(
+            body,
+            user_ids=user_ids,
+            batches=batches,
+            metrics=metrics,
+            sources=sources,
+            external_ids=external_ids,
+            start=start,
+            end=end,
+            sort=sort,
+            filter=filter,
+        )
+        size = check_page_size(pageSize if pageSize is not None else page_size)
+        walker = PageWalker(request, size)
+        policy = RetryPolicy(max_retries=max_retries)
+        return self._walk(walker, policy)
+
+    def _walk(self, walker: PageWalker, policy: RetryPolicy) -> Iterator[StoredObservation]:
+        while (want := walker.next_request()) is not None:
+            for attempt in policy.retrying():
+                with attempt:
+                    page = self._fetch_page(want.page, want.page_size, want.body)
+            yield from walker.accept(page)
+
+    @staticmethod
+    def _request_from(body: QueryBody | None, **criteria: Any) -> QueryRequest:
+        given = {name: value for name, value in criteria.items() if value is not None}
+        if body is not None and given:
+            raise QueryValidationError(
+                f"give the query either as body or as keyword arguments, not both (got body "
+                f"and {sorted(given)}); TimeSeriesQuery(..., filter=...) combines a raw filter "
+                "with the keyword criteria. Nothing was sent."
+            )
+        if body is None:
+            return TimeSeriesQuery(**given).to_request()
+        return prepare_query(body)
+
+    def query_all(
+        self,
+        body: QueryBody | None = None,
+        *,
+        user_ids: UserIds | None = None,
+        batches: Strings | None = None,
+        metrics: Strings | None = None,
+        sources: Strings | None = None,
+        external_ids: Strings | None = None,
+        start: Instant | None = None,
+        end: Instant | None = None,
+        sort: SortOrder | None = None,
+        filter: Mapping[str, Any] | None = None,
+        page_size: int = 500,
+        pageSize: int | None = None,
+        max_retries: int = 0,
+    ) -> list[StoredObservation]:
+        """Every matching observation as a list (see :meth:`iter_time_series` for the arguments).
+
+        Examples:
+            >>> rows = [{"meta": {"userId": 1, "source": "watch", "metric": "steps",
+            ...                   "externalId": "W-1", "batch": "b1"},
+            ...          "point": {"start": f"2024-04-0{day}T00:00:00Z",
+            ...                    "end": f"2024-04-0{day}T00:01:00Z", "value": day * 10}}
+            ...         for day in range(1, 6)]
+            >>> api.time_series.create_time_series(body=rows).stored
+            5
+            >>> [obs.point.value for obs in api.time_series.query_all(batches="b1", sort="desc")]
+            [50, 40, 30, 20, 10]
+        """
+        return list(
+            self.iter_time_series(
+                body,
+                user_ids=user_ids,
+                batches=batches,
+                metrics=metrics,
+                sources=sources,
+                external_ids=external_ids,
+                start=start,
+                end=end,
+                sort=sort,
+                filter=filter,
+                page_size=page_size,
+                pageSize=pageSize,
+                max_retries=max_retries,
+            )
+        )
+
+    def to_dataframe(
+        self,
+        body: QueryBody | None = None,
+        *,
+        user_ids: UserIds | None = None,
+        batches: Strings | None = None,
+        metrics: Strings | None = None,
+        sources: Strings | None = None,
+        external_ids: Strings | None = None,
+        start: Instant | None = None,
+        end: Instant | None = None,
+        sort: SortOrder | None = None,
+        filter: Mapping[str, Any] | None = None,
+        page_size: int = 500,
+        pageSize: int | None = None,
+        max_retries: int = 0,
+    ) -> pd.DataFrame:
+        """Every matching observation as a pandas DataFrame (needs ``genomcore-sdk[pandas]``).
+
+        One row per observation, columns ``id``, ``timestamp`` and the vendor
+        CSV layout (``meta.userId`` ... ``point.value``); ``timestamp``,
+        ``point.start`` and ``point.end`` are timezone-aware (UTC) datetime
+        columns. See :meth:`iter_time_series` for the arguments and
+        :func:`~genomcore_sdk.query.observations_to_dataframe` for the columns.
+
+        Examples:
+            >>> rows = [{"meta": {"userId": 1, "source": "watch", "metric": "steps",
+            ...                   "externalId": "W-1", "batch": "b1"},
+            ...          "point": {"start": f"2024-04-0{day}T00:00:00Z",
+            ...                    "end": f"2024-04-0{day}T00:01:00Z", "value": day * 10}}
+            ...         for day in range(1, 6)]
+            >>> api.time_series.create_time_series(body=rows).stored
+            5
+            >>> df = api.time_series.to_dataframe(metrics="steps", sort="asc")
+            >>> int(df["point.value"].sum()), str(df["timestamp"].dt.tz), len(df)
+            (150, 'UTC', 5)
+        """
+        observations = self.iter_time_series(
+            body,
+            user_ids=user_ids,
+            batches=batches,
+            metrics=metrics,
+            sources=sources,
+            external_ids=external_ids,
+            start=start,
+            end=end,
+            sort=sort,
+            filter=filter,
+            page_size=page_size,
+            pageSize=pageSize,
+            max_retries=max_retries,
+        )
+        return observations_to_dataframe(observations)
+
+    def count_time_series(
+        self,
+        body: QueryBody | None = None,
+        *,
+        user_ids: UserIds | None = None,
+        batches: Strings | None = None,
+        metrics: Strings | None = None,
+        sources: Strings | None = None,
+        external_ids: Strings | None = None,
+        start: Instant | None = None,
+        end: Instant | None = None,
+        filter: Mapping[str, Any] | None = None,
+    ) -> int:
+        """How many observations match (one request for one observation; uses its ``total``).
+
+        Takes the same query as :meth:`iter_time_series` (a body or keyword criteria).
+
+        Examples:
+            >>> rows = [{"meta": {"userId": 1, "source": "watch", "metric": "steps",
+            ...                   "externalId": "W-1", "batch": "b1"},
+            ...          "point": {"start": f"2024-04-0{day}T00:00:00Z",
+            ...                    "end": f"2024-04-0{day}T00:01:00Z", "value": day * 10}}
+            ...         for day in range(1, 6)]
+            >>> api.time_series.create_time_series(body=rows).stored
+            5
+            >>> api.time_series.count_time_series(metrics="steps", start="2024-04-02", end="2024-04-04")
+            2
+        """
+        request = self._request_from(
+            body,
+            user_ids=user_ids,
+            batches=batches,
+            metrics=metrics,
+            sources=sources,
+            external_ids=external_ids,
+            start=start,
+            end=end,
+            filter=filter,
+        )
+        return self._fetch_page(0, 1, request).total
+
+    def delete_time_series(
+        self,
+        body: Mapping[str, Any] | DeleteRequest,
+        *,
+        verify_timeout: float = 0.0,
+        verify_interval: float = 1.0,
+    ) -> DeleteReport:
+        """Delete the observations of one ``userId``, ``batch`` and ``metric`` (the vendor call).
+
+        If no answer arrives (the connection closes or the request times out,
+        which the vendor warns can happen with a large deletion that still
+        succeeds on the server), the SDK counts with a query the observations
+        that still match and reports it, instead of raising a transport error.
 
         Args:
             body: ``{"userId": 1, "batch": "TestBatch", "metric": "TestMetric"}``;
-                no other key is allowed.
+                no other key is allowed (checked before sending).
+            verify_timeout: after a lost answer, keep re-counting for up to this
+                many seconds while observations remain (the server may still be
+                deleting); 0 (default) counts once.
+            verify_interval: seconds between those counts.
 
         Returns:
-            The generated ``DeleteResult`` (``deleted``: how many were deleted).
+            A :class:`~genomcore_sdk.deletion.DeleteReport`: ``deleted`` (the
+            server's count, as in the generated ``DeleteResult``; None when the
+            answer was lost), ``remaining``, ``connection_lost``, ``verified``
+            (none remain) and ``status`` (``"deleted"``, ``"verified_deleted"``
+            or ``"still_present"``).
+
+        Raises:
+            QueryValidationError: a key other than userId, batch and metric, a
+                missing key or a bad value; nothing was sent.
+            DeleteUnverifiedError: no answer, and the check failed too.
+            ApiError: the server refused or failed the delete.
 
         Examples:
             >>> rows = [{"meta": {"userId": 1, "source": "watch", "metric": "steps",
@@ -144,22 +452,26 @@ class TimeSeries:
             ...                    "end": "2024-04-01T00:01:00Z", "value": 12}}]
             >>> api.time_series.create_time_series(body=rows).stored
             1
-            >>> api.time_series.delete_time_series(
-            ...     body={"userId": 1, "batch": "b1", "metric": "steps"}).deleted
-            1
+            >>> report = api.time_series.delete_time_series(
+            ...     body={"userId": 1, "batch": "b1", "metric": "steps"})
+            >>> report.deleted, report.status
+            (1, 'deleted')
         """
-        if isinstance(body, DeleteRequest):
-            request = body
-        else:
-            extra = set(body) - {"userId", "batch", "metric"}
-            missing = {"userId", "batch", "metric"} - set(body)
-            if extra or missing:
-                raise QueryValidationError(
-                    "delete_time_series takes exactly userId, batch and metric"
-                    + (f"; unknown key(s) {sorted(extra)}" if extra else "")
-                    + (f"; missing {sorted(missing)}" if missing else "")
-                    + ". Nothing was sent."
-                )
-            request = DeleteRequest.from_dict(body)
+        request = check_delete_body(body)
+        return delete_and_verify(
+            request,
+            self._send_delete,
+            self._count_matching,
+            verify_timeout=verify_timeout,
+            verify_interval=verify_interval,
+        )
+
+    def _send_delete(self, request: DeleteRequest) -> DeleteResult:
         result: DeleteResult = self._client.call(delete_op, "Deleting time series", body=request)
         return result
+
+    def _count_matching(self, request: DeleteRequest) -> int:
+        query = TimeSeriesQuery(
+            user_ids=request.user_id, batches=request.batch, metrics=request.metric
+        )
+        return self._fetch_page(0, 1, query.to_request()).total

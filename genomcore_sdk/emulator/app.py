@@ -350,7 +350,7 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int | 
 
 async def query_time_series(request: Request, state: EmulatorState) -> Response:
     """POST /v1/time-series/query."""
-    page = _int_param(request, "page", 0, 0, None)
+    page = _int_param(request, "page", 0, 0, INT64_MAX)  # answered back, so it must fit JSON int64
     page_size = _int_param(request, "pageSize", 500, 1, MAX_PAGE_SIZE)
     body = await _read_json(request, state)
     if not isinstance(body, dict):
@@ -378,7 +378,8 @@ async def query_time_series(request: Request, state: EmulatorState) -> Response:
     if high is not None:
         where += " AND ts < ?"
         params.append(high)
-    data, total = state.store.query(where, params, order_by, page_size, page * page_size)
+    offset = min(page * page_size, INT64_MAX)  # SQLite cannot bind more; such a page is empty
+    data, total = state.store.query(where, params, order_by, page_size, offset)
     return _json(
         200,
         {

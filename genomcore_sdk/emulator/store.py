@@ -51,7 +51,7 @@ _COLUMNS = "id, user_id, source, metric, external_id, batch, ts, end_ts, value"
 def format_instant(micros: int) -> str:
     """RFC 3339 in UTC for microseconds since the epoch (fraction only when non-zero)."""
     moment = _EPOCH + timedelta(microseconds=micros)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    text = f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%S")  # %Y drops zeros before 1000
     if moment.microsecond:
         text += f".{moment.microsecond:06d}"
     return text + "Z"
