@@ -122,7 +122,13 @@ def test_wheel_contents_and_metadata(dist: Path) -> None:
         for r in requirements
         if "extra == 'emulator'" in r or 'extra == "emulator"' in r
     }
-    assert emulator_deps == {"starlette", "uvicorn", "httptools"}
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {
+        re.split(r"[<>=!~ ;\[]", r, maxsplit=1)[0]
+        for r in declared["optional-dependencies"]["emulator"]
+    }
+    assert {"starlette", "uvicorn"} <= emulator_deps
+    assert {d.lower() for d in emulator_deps} == {d.lower() for d in wanted}
     assert "genomcore = genomcore_sdk.cli:main" in entry_points
 
 
