@@ -106,6 +106,13 @@ class Emulator:
         return os.path.join(self._tmpdir.name, "emulator.sqlite3")
 
     @property
+    def pid(self) -> int | None:
+        """The emulator's process id: the child's when ``in_process=False``, else this one's."""
+        if self._process is not None:
+            return self._process.pid
+        return os.getpid() if self._state is not None else None
+
+    @property
     def state(self) -> EmulatorState:
         """The running server's state (in-process emulators only)."""
         if self._state is None:
