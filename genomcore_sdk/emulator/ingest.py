@@ -450,9 +450,9 @@ class ObservationParser:
         if not isinstance(item, dict):
             problem("", f"must be an object with meta and point, got {_show(item)}")
             return None
-        for key in item:
-            if key not in ("meta", "point"):
-                problem(key, "is not a field of an observation (allowed: meta, point)")
+        for name in item:
+            if name not in ("meta", "point"):
+                problem(name, "is not a field of an observation (allowed: meta, point)")
         meta = self._check_object(self.schema.meta, item.get("meta", _MISSING), problem)
         point = self._check_object(self.schema.point, item.get("point", _MISSING), problem)
         if meta is None or point is None:

@@ -265,7 +265,7 @@ def derive_object(model: type, name: str) -> ObjectSpec:
     additional = any(a.name == "additional_properties" and not a.init for a in attrs.fields(model))
     markers = {a.name: _Marker() for a in declared}
     try:
-        instance = model(**markers)
+        instance: Any = model(**markers)
         wire = instance.to_dict()
     except Exception as exc:
         raise SchemaError(f"cannot read the JSON names of {model.__qualname__}: {exc}") from exc
