@@ -147,11 +147,10 @@ def test_a_model_without_a_core_field_is_refused() -> None:
 
 
 @pytest.fixture
-def regenerated(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Emulator, httpx.Client]]:
+def regenerated() -> Iterator[tuple[Emulator, httpx.Client]]:
     schema: ObservationSchema = derive_schema(RegeneratedMeta, RegeneratedPoint)
-    monkeypatch.setattr(ingest, "default_schema", lambda: schema)
     with (
-        Emulator(token=TOKEN, refresh_token=REFRESH) as emu,
+        Emulator(token=TOKEN, refresh_token=REFRESH, schema=schema) as emu,
         httpx.Client(base_url=emu.base_url, headers={"Authorization": f"Bearer {TOKEN}"}) as http,
     ):
         yield emu, http
@@ -208,6 +207,15 @@ def test_new_optional_fields_are_type_checked(regenerated: tuple[Emulator, httpx
         },
     ]
     assert emu.state.store.count() == 0
+
+
+def test_the_default_schema_can_be_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    schema = derive_schema(RegeneratedMeta, RegeneratedPoint)
+    monkeypatch.setattr(ingest, "default_schema", lambda: schema)
+    with Emulator(token=TOKEN, refresh_token=REFRESH) as emu:
+        assert emu.state.parser.schema is schema
+    with pytest.raises(ValueError, match="in_process=True"):
+        Emulator(schema=schema, in_process=False)
 
 
 def test_the_installed_models_are_what_the_emulator_serves() -> None:
