@@ -143,8 +143,14 @@ def observation_like(draw: st.DrawFn, extended: bool) -> Any:
         ):
             if draw(st.booleans()):
                 meta[key] = draw(values)
-        if draw(st.booleans()):
-            point["quality"] = draw(st.one_of(good_int(), ANY_BAD))
+        for key, values in (
+            ("quality", st.one_of(good_int(), ANY_BAD)),
+            ("confidence", st.one_of(st.sampled_from([0.5, -0.0, 0.0, 1, 1.0]), ANY_BAD)),
+            ("method", st.one_of(st.sampled_from(["manual", "auto"]), ANY_BAD)),
+            ("checkedOn", st.one_of(st.sampled_from(["2024-04-02", "2024-02-30"]), ANY_BAD)),
+        ):
+            if draw(st.integers(0, 2)) == 0:
+                point[key] = draw(values)
     item: dict[str, Any] = {"meta": meta, "point": point}
     for part in (meta, point, item):
         if draw(st.integers(0, 40)) == 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import httpx
@@ -111,6 +111,9 @@ class RegeneratedPoint:
     end: datetime.datetime
     value: int
     quality: int | Unset = UNSET
+    confidence: float | Unset = UNSET
+    method: Literal["manual", "auto"] | Unset = UNSET
+    checked_on: datetime.date | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         field_dict: dict[str, Any] = {
@@ -120,6 +123,12 @@ class RegeneratedPoint:
         }
         if not isinstance(self.quality, Unset):
             field_dict["quality"] = self.quality
+        if not isinstance(self.confidence, Unset):
+            field_dict["confidence"] = self.confidence
+        if not isinstance(self.method, Unset):
+            field_dict["method"] = self.method
+        if not isinstance(self.checked_on, Unset):
+            field_dict["checkedOn"] = self.checked_on.isoformat()
         return field_dict
 
 
@@ -129,8 +138,12 @@ def test_derivation_reads_optional_and_nullable_fields() -> None:
     unit, calibrated = schema.meta_extras
     assert (unit.kind, unit.required, unit.nullable) == ("string", False, False)
     assert (calibrated.kind, calibrated.required, calibrated.nullable) == ("bool", False, True)
-    (quality,) = schema.point_extras
-    assert (quality.name, quality.kind, quality.required) == ("quality", "int", False)
+    assert [(f.name, f.attribute, f.kind, f.required, f.choices) for f in schema.point_extras] == [
+        ("quality", "quality", "int", False, ()),
+        ("confidence", "confidence", "number", False, ()),
+        ("method", "method", "enum", False, ("manual", "auto")),
+        ("checkedOn", "checked_on", "date", False, ()),
+    ]
 
 
 def test_a_model_without_a_core_field_is_refused() -> None:
@@ -164,6 +177,9 @@ def test_new_optional_fields_are_stored_and_returned(
     with_unit["meta"]["unit"] = "count"
     with_unit["meta"]["calibrated"] = None
     with_unit["point"]["quality"] = 3
+    with_unit["point"]["confidence"] = 1
+    with_unit["point"]["method"] = "auto"
+    with_unit["point"]["checkedOn"] = "2024-04-02"
     plain = observation(1)
     created = http.post("/v1/time-series", json=[with_unit, plain])
     assert created.status_code == 201, created.text
@@ -171,7 +187,15 @@ def test_new_optional_fields_are_stored_and_returned(
     page = http.post("/v1/time-series/query", json={"sort": {"timestamp": 1}}).json()
     first, second = page["data"]
     assert first["meta"] == {**observation(0)["meta"], "unit": "count", "calibrated": None}
-    assert first["point"]["quality"] == 3
+    assert first["point"] == {
+        **observation(0)["point"],
+        "start": "2024-04-01T00:00:00Z",
+        "end": "2024-04-01T00:00:30Z",
+        "quality": 3,
+        "confidence": 1.0,
+        "method": "auto",
+        "checkedOn": "2024-04-02",
+    }
     assert second["meta"] == plain["meta"]
     assert "quality" not in second["point"]
     # two series: same core meta, different optional fields
@@ -187,6 +211,8 @@ def test_new_optional_fields_are_type_checked(regenerated: tuple[Emulator, httpx
     bad["meta"]["unit"] = 5
     bad["meta"]["calibrated"] = "yes"
     bad["point"]["quality"] = 1.5
+    bad["point"]["method"] = "guess"
+    bad["point"]["checkedOn"] = "2024-02-30"
     bad["meta"]["colour"] = "red"
     answer = http.post("/v1/time-series", json=[bad])
     assert answer.status_code == 422
@@ -204,6 +230,16 @@ def test_new_optional_fields_are_type_checked(regenerated: tuple[Emulator, httpx
             "field": "point.quality",
             "message": "must be an integer from -9223372036854775808 to "
             "9223372036854775807, got 1.5",
+        },
+        {
+            "index": 0,
+            "field": "point.method",
+            "message": "must be one of ['manual', 'auto'], got 'guess'",
+        },
+        {
+            "index": 0,
+            "field": "point.checkedOn",
+            "message": "must be a date like 2024-04-01, got '2024-02-30'",
         },
     ]
     assert emu.state.store.count() == 0

@@ -30,8 +30,8 @@ from __future__ import annotations
 import datetime
 import operator
 import re
-from collections.abc import Callable
-from typing import Annotated, Any, TypeAlias
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any, Literal, TypeAlias, Union
 
 import attrs
 import msgspec
@@ -194,7 +194,7 @@ def check_value(spec: FieldSpec, value: Any) -> Any:
     if kind == "number":
         if type(value) in (int, float):
             try:
-                return float(value)
+                return float(value) + 0.0  # + 0.0: -0.0 is stored as 0.0
             except OverflowError:
                 raise ValueError(f"is out of the range of a number, got {_show(value)}") from None
         raise ValueError(f"must be a number, got {_show(value)}")
@@ -222,31 +222,52 @@ def _expected(spec: FieldSpec) -> str:
     return f" (a {spec.kind})" if spec.kind != "any" else ""
 
 
-def _msgspec_type(spec: FieldSpec, *, core: bool) -> Any:
-    """The msgspec type of a field for the fast pass (other fields are checked by check_value)."""
+def _msgspec_type(spec: FieldSpec) -> tuple[Any, bool]:
+    """The msgspec type of a field for the fast pass, and whether it is exact.
+
+    Exact types decode values of different JSON meaning to values that never
+    compare equal (``true`` and ``1`` and ``1.0`` cannot meet in one field), so
+    equal decoded metas are equal JSON and can share one check. ``date-time``
+    and ``date`` are decoded as text and checked by :func:`check_value`, which
+    is stricter than msgspec's own parsing; ``any`` (and enums of mixed types)
+    decode as ``Any``, which is not exact.
+    """
     base: Any
-    if not core:
-        base = Any
-    elif spec.kind == "int":
+    kind = spec.kind
+    if kind == "int":
         base = Annotated[int, msgspec.Meta(ge=INT64_MIN, le=INT64_MAX)]
-    elif spec.kind == "string":
+    elif kind == "string":
         base = Annotated[str, msgspec.Meta(min_length=spec.min_length)] if spec.min_length else str
-    else:  # date-time: parsed by parse_instant, which is stricter than msgspec's datetime
+    elif kind in ("date-time", "date"):
         base = str
-    return base
+    elif kind == "number":
+        base = float
+    elif kind == "bool":
+        base = bool
+    elif kind == "enum" and spec.choices and _same_type(spec.choices, (str, int)):
+        base = Literal[spec.choices]
+    else:
+        return Any, False
+    if spec.nullable:
+        base = Union[base, None]  # noqa: UP007 (a runtime type expression)
+    return base, True
 
 
-def _struct(spec: ObjectSpec, core: tuple[str, ...], *, frozen: bool) -> type[msgspec.Struct]:
+def _same_type(values: tuple[Any, ...], types: tuple[type, ...]) -> bool:
+    return any(all(type(v) is t for v in values) for t in types)
+
+
+def _struct(spec: ObjectSpec, *, frozen: bool) -> type[msgspec.Struct]:
     fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
     rename = {}
     required = [f for f in spec.fields if f.required]
     optional = [f for f in spec.fields if not f.required]
     for f in required + optional:  # msgspec wants fields with defaults last
-        kind = _msgspec_type(f, core=f.name in core)
+        kind, _ = _msgspec_type(f)
         if f.required:
             fields.append((f.attribute, kind))
         else:
-            fields.append((f.attribute, kind | msgspec.UnsetType, msgspec.UNSET))
+            fields.append((f.attribute, Union[kind, msgspec.UnsetType], msgspec.UNSET))  # noqa: UP007
         rename[f.attribute] = f.name
     return msgspec.defstruct(
         spec.model.__name__,
@@ -275,6 +296,12 @@ class ObservationParser:
         self.max_items = max_items
         self._instants: dict[str, int] = {}
         self._meta_extras = self.schema.meta_extras
+        # equal decoded metas mean equal JSON when every extra field has an exact type:
+        # then a meta is checked once per request, keyed by its (frozen, hashable) Struct
+        self._meta_by_struct = all(_msgspec_type(f)[1] for f in self._meta_extras)
+        self._meta_extra_values = _tuple_getter(f.attribute for f in self._meta_extras)
+        self._point_extra_values = _tuple_getter(f.attribute for f in self.schema.point_extras)
+        self._all_unset = (msgspec.UNSET,) * len(self.schema.point_extras)
         self._meta_core = operator.attrgetter(
             *(self.schema.meta.field(name).attribute for name in CORE_META)
         )
@@ -284,8 +311,8 @@ class ObservationParser:
         self._point_extras = self.schema.point_extras
         self._decoder: msgspec.json.Decoder[Any] | None = None
         if not (self.schema.meta.additional_properties or self.schema.point.additional_properties):
-            meta = _struct(self.schema.meta, CORE_META, frozen=True)
-            point = _struct(self.schema.point, CORE_POINT, frozen=False)
+            meta = _struct(self.schema.meta, frozen=True)
+            point = _struct(self.schema.point, frozen=False)
             observation = msgspec.defstruct(
                 "Observation",
                 [("meta", meta), ("point", point)],
@@ -328,12 +355,12 @@ class ObservationParser:
         point_extra: Callable[[Any], str | None] | None = (
             self._fast_point_extra if self._point_extras else None
         )
-        plain_meta = not self._meta_extras
+        by_struct = self._meta_by_struct
         point_core = self._point_core
         try:
             for obs in decoded:
                 meta = obs.meta
-                key = meta if plain_meta else meta_key(meta)
+                key = meta if by_struct else meta_key(meta)
                 index = seen.get(key)
                 if index is None:
                     index = seen[key] = len(series)
@@ -371,12 +398,15 @@ class ObservationParser:
     def _fast_meta_key(self, meta: Any) -> SeriesKey:
         extra = ""
         if self._meta_extras:
-            extra = _extras_json(self._meta_extras, lambda f: getattr(meta, f.attribute))
+            extra = _extras_json(self._meta_extras, self._meta_extra_values(meta))
         user_id, source, metric, external_id, batch = self._meta_core(meta)
         return (user_id, source, metric, external_id, batch, extra)
 
     def _fast_point_extra(self, point: Any) -> str | None:
-        return _extras_json(self._point_extras, lambda f: getattr(point, f.attribute)) or None
+        values = self._point_extra_values(point)
+        if values == self._all_unset:
+            return None
+        return _extras_json(self._point_extras, values) or None
 
     # -- precise pass ----------------------------------------------------------------------
 
@@ -523,10 +553,20 @@ def _extras_column(extras: list[str | None], count: int) -> list[str | None] | N
     return extras
 
 
-def _extras_json(fields: tuple[FieldSpec, ...], get: Callable[[FieldSpec], Any]) -> str:
+def _tuple_getter(attributes: Iterable[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function reading these attributes of an object as a tuple (fast: attrgetter)."""
+    names = tuple(attributes)
+    if len(names) == 1:
+        single = operator.attrgetter(names[0])
+        return lambda obj: (single(obj),)
+    if not names:
+        return lambda obj: ()
+    return operator.attrgetter(*names)
+
+
+def _extras_json(fields: tuple[FieldSpec, ...], values: tuple[Any, ...]) -> str:
     extra = {}
-    for f in fields:
-        value = get(f)
+    for f, value in zip(fields, values, strict=True):
         if value is msgspec.UNSET:
             continue
         try:
