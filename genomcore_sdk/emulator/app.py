@@ -180,7 +180,13 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 async def create_time_series(request: Request, state: EmulatorState) -> Response:
-    """POST /v1/time-series."""
+    """POST /v1/time-series: validate every observation, then store all of them or none.
+
+    The body is checked by :class:`~.ingest.ObservationParser` (a msgspec fast
+    pass; on any problem a precise pass that lists each one for the 422
+    ``details``) and stored in one SQLite transaction, which also settles the
+    ``Idempotency-Key`` (replay or conflict).
+    """
     key = request.headers.get("idempotency-key")
     if key is not None and not 1 <= len(key) <= 255:
         raise _HttpError(

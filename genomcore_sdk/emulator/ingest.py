@@ -364,7 +364,7 @@ class ObservationParser:
                 index = seen.get(key)
                 if index is None:
                     index = seen[key] = len(series)
-                    series.append(meta_key(meta))
+                    series.append(meta_key(meta) if by_struct else key)
                 point = obs.point
                 start_text, end_text, value = point_core(point)
                 start = cache.get(start_text)

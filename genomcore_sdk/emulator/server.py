@@ -45,9 +45,13 @@ def make_state(
 
 
 def make_server(state: EmulatorState) -> uvicorn.Server:
-    """A uvicorn server for the app over ``state`` (quiet: warnings only, no access log)."""
+    """A uvicorn server for the app over ``state`` (quiet: warnings only, no access log).
+
+    HTTP is parsed by httptools (C), which the ``emulator`` extra installs.
+    """
     config = uvicorn.Config(
         build_app(state),
+        http="httptools",
         log_level="warning",
         access_log=False,
         lifespan="off",
