@@ -309,6 +309,10 @@ def main() -> None:
         f"  {ROWS:,} observations per run, {REPEATS} runs each, interleaved, median shown; "
         f"the emulator is a separate process on this machine ({os.cpu_count()} cores)"
     )
+    print(
+        "  each run is timed from start to end (reading the CSV included for (a) and (b)); "
+        "the stored rows are deleted between runs"
+    )
     with tempfile.TemporaryDirectory(prefix="genomcore-bench-") as tmp:
         folder = Path(tmp)
         csv_path = folder / f"bench-{ROWS}.csv"
