@@ -9,13 +9,14 @@ STAMP := $(VENV)/.installed
 GEN_PKG := genomcore_ts_api
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv generate check-generated lint typecheck test test-fast demo bench emulator clean docs
+.PHONY: help venv generate check-generated lint typecheck test test-fast demo bench bench-emulator emulator clean docs
 
 help:
 	@echo "make demo             upload, query and delete the real sample against a local emulator"
 	@echo "make test             generated-code drift check, ruff, mypy --strict, the whole test suite"
 	@echo "make bench            upload benchmarks (not part of make test)"
 	@echo "make docs             the documentation site, into site/ (strict: any warning fails)"
+	@echo "make bench-emulator   the emulator's ingest speed alone (pre-serialized bodies)"
 	@echo "make generate         regenerate generated/ from openapi.yaml"
 	@echo "make emulator         run the emulator on 127.0.0.1:8080 (token: dev-token)"
 
@@ -66,12 +67,17 @@ test-fast: $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/demo.py examples/data/actigraphy_week.csv
 
+# (a) the vendor's script style, (b) this SDK, (c) the floor, against one emulator process;
+# the last line is `bench: sdk_vs_naive=<b/a> sdk_vs_floor=<c/b> peak_rss_mb=<MB>`.
 bench: $(STAMP)
 	$(PY) benchmarks/upload_bench.py
 
 # mkdocs-material + mkdocstrings, strict. tests/test_docs_examples.py builds it in make test too.
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+bench-emulator: $(STAMP)
+	$(PY) benchmarks/emulator_ingest.py
 
 emulator: $(STAMP)
 	$(BIN)/genomcore emulator --port 8080 --db emulator.sqlite3 --token dev-token --refresh-token dev-refresh

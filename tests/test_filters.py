@@ -27,7 +27,7 @@ ROWS = [
 def store() -> Iterator[ObservationStore]:
     store = ObservationStore(":memory:")
     base = int(T0.timestamp()) * MICRO
-    store.insert([(*r[:5], r[5] + base, r[6] + base, r[7]) for r in ROWS])
+    store.insert_rows([(*r[:5], r[5] + base, r[6] + base, r[7]) for r in ROWS])
     yield store
     store.close()
 

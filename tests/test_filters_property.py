@@ -240,7 +240,7 @@ def _field_clauses(field: str, condition: Any) -> list[dict[str, Any]]:
 def engine_selects(rows: list[tuple[Any, ...]], spec: dict[str, Any]) -> set[str]:
     store = ObservationStore(":memory:")
     try:
-        store.insert(rows)
+        store.insert_rows(rows)
         where, params = compile_filter(spec)
         data, total = store.query(where, params, "id ASC", len(rows) + 1, 0)
     finally:
@@ -305,7 +305,7 @@ def test_any_filter_is_refused_or_runs(spec: dict[str, Any]) -> None:
         return
     store = ObservationStore(":memory:")
     try:
-        store.insert([(1, "a", "b", "c", "d", 0, 0, 5)])
+        store.insert_rows([(1, "a", "b", "c", "d", 0, 0, 5)])
         store.query(where, params, "id ASC", 10, 0)
     finally:
         store.close()

@@ -48,6 +48,7 @@ from .faults import FaultConfig
 
 if TYPE_CHECKING:
     from .app import EmulatorState
+    from .schema import ObservationSchema
     from .tokens import TokenIssuer
 
 __all__ = ["Emulator", "FaultConfig"]
@@ -66,6 +67,11 @@ class Emulator:
         in_process: serve from a thread of this process (True) or a child process.
         faults: faults to inject (see :mod:`genomcore_sdk.emulator.faults`); change
             them later with :meth:`set_faults` (in-process only).
+        schema: the observation schema to accept (in-process only), e.g.
+            ``derive_schema(NewMeta, NewPoint)`` from
+            :mod:`genomcore_sdk.emulator.schema`; by default it is derived from
+            the installed generated models, which is also how a child-process
+            emulator serves a regenerated client (put it first on ``PYTHONPATH``).
 
     Attributes:
         base_url: ``http://127.0.0.1:<port>`` once started.
@@ -88,7 +94,13 @@ class Emulator:
         token_ttl: float = 3600.0,
         in_process: bool = True,
         faults: FaultConfig | None = None,
+        schema: ObservationSchema | None = None,
     ) -> None:
+        if schema is not None and not in_process:
+            raise ValueError(
+                "schema= needs in_process=True; a child-process emulator derives its schema "
+                "from the generated models it imports (set PYTHONPATH to serve regenerated ones)"
+            )
         self.token = token
         self.refresh_token = refresh_token
         self._db_arg = os.fspath(db) if db is not None else None
@@ -96,6 +108,7 @@ class Emulator:
         self.token_ttl = token_ttl
         self.in_process = in_process
         self.faults = faults or FaultConfig()
+        self.schema = schema
         self.base_url = ""
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
         self._thread: threading.Thread | None = None
@@ -114,6 +127,13 @@ class Emulator:
         if self._tmpdir is None:
             self._tmpdir = tempfile.TemporaryDirectory(prefix="genomcore-emulator-")
         return os.path.join(self._tmpdir.name, "emulator.sqlite3")
+
+    @property
+    def pid(self) -> int | None:
+        """The emulator's process id: the child's when ``in_process=False``, else this one's."""
+        if self._process is not None:
+            return self._process.pid
+        return os.getpid() if self._state is not None else None
 
     @property
     def state(self) -> EmulatorState:
@@ -203,6 +223,7 @@ class Emulator:
             refresh_token=self.refresh_token,
             token_ttl=self.token_ttl,
             faults=self.faults,
+            schema=self.schema,
         )
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
