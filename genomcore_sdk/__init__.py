@@ -14,8 +14,12 @@ from .errors import (
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
+    DeadlineExceededError,
     GenomcoreError,
+    InputFormatError,
+    InvalidInputError,
     InvalidObservation,
+    JournalError,
     ObservationValidationError,
     PayloadTooLargeError,
     QueryValidationError,
@@ -23,8 +27,9 @@ from .errors import (
     ServerError,
     TransportError,
     UnprocessableEntityError,
+    UploadError,
 )
-from .upload import UploadReport
+from .upload import ChunkResult, UploadEvent, UploadReport
 
 __version__ = "0.1.0"
 
@@ -34,10 +39,15 @@ __all__ = [
     "ApiTimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ChunkResult",
     "ConfigurationError",
+    "DeadlineExceededError",
     "GenomcoreApiClient",
     "GenomcoreError",
+    "InputFormatError",
+    "InvalidInputError",
     "InvalidObservation",
+    "JournalError",
     "ObservationValidationError",
     "PayloadTooLargeError",
     "QueryValidationError",
@@ -45,6 +55,8 @@ __all__ = [
     "ServerError",
     "TransportError",
     "UnprocessableEntityError",
+    "UploadError",
+    "UploadEvent",
     "UploadReport",
     "__version__",
 ]
