@@ -25,7 +25,7 @@ then one line per stored chunk::
 
 Each line is written with one ``write`` call on a file opened for appending,
 so a process killed at any moment leaves at worst a torn last line, which the
-next run ignores. Two processes must not use one journal at the same time.
+next run drops (that chunk is sent again, and replayed by the server). Two processes must not use one journal at the same time.
 """
 
 from __future__ import annotations
@@ -117,9 +117,14 @@ class UploadJournal:
             ) from exc
         if content.strip():
             upload_id, entries, torn = cls._parse(name, content, chunksize, base_url)
+            if torn:
+                # a record cut short by a crash: drop it, so the file stays well formed
+                keep = content.rstrip(b"\n").rfind(b"\n") + 1
+                os.truncate(name, keep)
+                content = content[:keep]
             fd = cls._append_fd(name)
-            if torn or not content.endswith(b"\n"):
-                os.write(fd, b"\n")  # start the next record on a line of its own
+            if not content.endswith(b"\n"):
+                os.write(fd, b"\n")
             return cls(name, upload_id, chunksize, entries, fd)
         upload_id = uuid.uuid4().hex
         header = {

@@ -12,10 +12,9 @@
   fields (with delimiters or line breaks inside). Blank lines are skipped;
 * a pandas ``DataFrame`` with the same columns (``pip install 'genomcore-sdk[pandas]'``).
 
-Each reader yields ``(line, payload)`` pairs (``line`` is the 1-based line number in
-the file, or None) and knows how to encode a payload (through
-:class:`~genomcore_sdk.validation.ObservationEncoder`) and how to show it as
-CSV cells in the rejects file.
+Each reader gives its raw rows (``payloads``), knows how to encode one (through
+:class:`~genomcore_sdk.validation.ObservationEncoder`), its file line number
+when asked, and how to show it as CSV cells in the rejects file.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ import codecs
 import csv
 import datetime
 import io
+import itertools
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -54,17 +54,44 @@ DELIMITERS = (",", ";", "\t")
 
 
 class Reading(abc.ABC):
-    """One pass over a source: rows, how to encode them, how to show them as CSV cells."""
+    """One pass over a source: its rows, how to encode them, how to show them as CSV cells.
+
+    The upload pulls rows in batches straight from :attr:`payloads` (no per-row
+    Python overhead) and asks for line numbers only when a batch holds an
+    invalid or blank row.
+    """
 
     reject_columns: list[str]
     """The columns of the rejects file (before the ``row, line, field, reason`` columns)."""
 
+    payloads: Iterator[Any]
+    """The raw rows, in input order (for a CSV file, blank lines included as ``[]``)."""
+
     encode: Callable[[Any], bytes]
     """The payload's JSON (raises :class:`~genomcore_sdk.validation.RowProblem`)."""
 
-    @abc.abstractmethod
-    def rows(self) -> Iterator[tuple[int | None, Any]]:
-        """``(line number or None, payload)`` for each row, in input order."""
+    def mark(self) -> int:
+        """A position marker, taken before pulling a batch from :attr:`payloads`."""
+        return 0
+
+    def line_numbers(self, batch: Sequence[Any], mark: int) -> list[int | None]:
+        """The 1-based file line of each payload of ``batch`` (pulled after ``mark``)."""
+        return [None] * len(batch)
+
+    def is_blank(self, payload: Any) -> bool:
+        """Whether ``payload`` is a blank line, to skip."""
+        return False
+
+    def rows(self, batch_size: int = 1000) -> Iterator[tuple[int | None, Any]]:
+        """``(line, payload)`` for every non-blank row (a convenience; the upload batches)."""
+        while True:
+            mark = self.mark()
+            batch = list(itertools.islice(self.payloads, batch_size))
+            if not batch:
+                return
+            for line, payload in zip(self.line_numbers(batch, mark), batch, strict=True):
+                if not self.is_blank(payload):
+                    yield line, payload
 
     @abc.abstractmethod
     def cells(self, payload: Any) -> list[str]:
@@ -127,10 +154,7 @@ class _ObjectReading(Reading):
         self.encode = encoder.encode
         self.schema = encoder.schema
         self.reject_columns = list(self.schema.columns())
-
-    def rows(self) -> Iterator[tuple[int | None, Any]]:
-        for item in self.items:
-            yield None, item
+        self.payloads = iter(items)
 
     def cells(self, payload: Any) -> list[str]:
         if isinstance(payload, Observation):
@@ -206,15 +230,22 @@ class _CsvReading(Reading):
         self.reject_columns = list(self.row_encoder.header)
         self.delimiter = delimiter
         self.reader = csv.reader(self.text, delimiter=delimiter)
+        self.payloads = self.reader
 
-    def rows(self) -> Iterator[tuple[int | None, Any]]:
-        reader = self.reader
-        consumed = 1  # the header line
-        for cells in reader:
-            line = consumed + 1
-            consumed = reader.line_num + 1
-            if cells:
-                yield line, cells
+    def mark(self) -> int:
+        return self.reader.line_num + 1  # lines consumed, the header included
+
+    def line_numbers(self, batch: Sequence[Any], mark: int) -> list[int | None]:
+        # csv counts physical lines; a quoted cell with line breaks spans several
+        lines: list[int | None] = []
+        line = mark + 1
+        for cells in batch:
+            lines.append(line)
+            line += 1 + sum(c.count("\n") + c.count("\r") - c.count("\r\n") for c in cells)
+        return lines
+
+    def is_blank(self, payload: Any) -> bool:
+        return not payload
 
     def cells(self, payload: Any) -> list[str]:
         cells = list(payload)
@@ -271,10 +302,7 @@ class _DataFrameReading(Reading):
         self.reject_columns = list(columns)
         self.encoder = encoder
         self.encode = self._encode
-
-    def rows(self) -> Iterator[tuple[int | None, Any]]:
-        for values in self.frame.itertuples(index=False, name=None):
-            yield None, values
+        self.payloads = iter(frame.itertuples(index=False, name=None))
 
     def _value(self, path: str, value: Any) -> Any:
         pandas = self.pandas

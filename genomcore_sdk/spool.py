@@ -101,16 +101,18 @@ class SpooledInput:
     def __repr__(self) -> str:
         return f"SpooledInput(rows={self.rows}, chunks={len(self.chunk_hashes)})"
 
-    def _add_chunk(self, lines: list[bytes], rows: list[int]) -> None:
+    def _add_chunk(self, encoded: Sequence[bytes], rows: Sequence[int]) -> None:
         first, last = rows[0], rows[-1]
         if last - first + 1 == len(rows):
             header = b"#%d-%d\n" % (first, last)
         else:
             header = b"#" + ",".join(map(str, rows)).encode() + b"\n"
         self.file.write(header)
-        self.file.writelines(lines)
-        self.chunk_hashes.append(content_hash(chunk_body(lines)))
-        self.rows += len(lines)
+        self.file.write(b"\n".join(encoded))
+        self.file.write(b"\n")
+        # the body pass two builds: b"[" + b",".join(lines with their newline) + b"]"
+        self.chunk_hashes.append(content_hash(b"[" + b"\n,".join(encoded) + b"\n]"))
+        self.rows += len(encoded)
 
     def chunks(self) -> Iterator[PlannedChunk]:
         """Read the chunks back, one at a time, in order."""
@@ -163,40 +165,62 @@ def spool_input(
                 if rejects_path is not None:
                     rejects.touch()
             encode = reading.encode
-            lines: list[bytes] = []
-            rows: list[int] = []
-            index = -1
-            for line, payload in reading.rows():
-                index += 1
+            payloads = reading.payloads
+            pending: list[bytes] = []  # valid rows not yet cut into a chunk
+            pending_rows: list[int] = []
+            index = 0  # input row number of the next row
+            while True:
+                mark = reading.mark()
+                batch = list(itertools.islice(payloads, chunksize))
+                if not batch:
+                    break
                 try:
-                    data = encode(payload)
-                except RowProblem as problem:
-                    if not skip or rejects is None:
-                        raise ObservationValidationError(
-                            [
-                                InvalidObservation(
-                                    index, problem.field, problem.value, problem.message, line
-                                )
-                            ]
-                        ) from None
-                    rejects.write(
-                        [
-                            *reading.cells(payload),
-                            index,
-                            "" if line is None else line,
-                            problem.field,
-                            problem.message,
-                        ]
-                    )
-                    spooled.rejected += 1
-                    continue
-                lines.append(data + b"\n")
-                rows.append(index)
-                if len(lines) == chunksize:
-                    spooled._add_chunk(lines, rows)
-                    lines, rows = [], []
-            if lines:
-                spooled._add_chunk(lines, rows)
+                    # the fast path: a whole batch of valid rows, no per-row bookkeeping
+                    encoded = [encode(payload) for payload in batch]
+                except RowProblem:
+                    encoded = []
+                    rows: list[int] = []
+                    lines = reading.line_numbers(batch, mark)
+                    for payload, line in zip(batch, lines, strict=True):
+                        if reading.is_blank(payload):
+                            continue
+                        try:
+                            encoded.append(encode(payload))
+                            rows.append(index)
+                        except RowProblem as problem:
+                            if rejects is None:
+                                raise ObservationValidationError(
+                                    [
+                                        InvalidObservation(
+                                            index,
+                                            problem.field,
+                                            problem.value,
+                                            problem.message,
+                                            line,
+                                        )
+                                    ]
+                                ) from None
+                            rejects.write(
+                                [
+                                    *reading.cells(payload),
+                                    index,
+                                    "" if line is None else line,
+                                    problem.field,
+                                    problem.message,
+                                ]
+                            )
+                            spooled.rejected += 1
+                        index += 1
+                    pending_rows.extend(rows)
+                else:
+                    pending_rows.extend(range(index, index + len(batch)))
+                    index += len(batch)
+                pending.extend(encoded)
+                while len(pending) >= chunksize:
+                    spooled._add_chunk(pending[:chunksize], pending_rows[:chunksize])
+                    del pending[:chunksize], pending_rows[:chunksize]
+            if pending:
+                spooled._add_chunk(pending, pending_rows)
         spooled.file.flush()
     except BaseException:
         spooled.close()

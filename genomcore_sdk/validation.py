@@ -540,6 +540,11 @@ class CsvRowEncoder:
             )
         self.width = len(self.header)
         self._build = self._compile(schema, positions)
+        self.encode: Callable[[Sequence[str]], bytes] = self._build
+        """Validate one CSV row (its cells) and return its JSON; raises :class:`RowProblem`.
+
+        It is the generated function itself: no wrapper call per row.
+        """
 
     def _compile(
         self, schema: ObjectSchema, positions: Mapping[str, int]
@@ -636,8 +641,25 @@ class CsvRowEncoder:
 
         root = emit_object(schema)
         body = "\n".join("    " + line for line in lines)
-        source = f"def encode_row(cells):\n{body}\n    return dumps({root})\n"
+        source = (
+            "def encode_row(cells):\n"
+            f"    if len(cells) != {self.width}: bad_width(cells)\n"
+            f"{body}\n"
+            "    try:\n"
+            f"        return dumps({root})\n"
+            "    except JSONEncodeError:\n"
+            "        raise not_utf8(HEADER, cells) from None\n"
+        )
         encoder = self.encoder
+        width = self.width
+
+        def bad_width(cells: Sequence[str]) -> None:
+            raise RowProblem(
+                "",
+                list(cells),
+                f"the row has {len(cells)} cells but the header has {width} columns; "
+                "check for a stray delimiter or a missing quote",
+            )
 
         def empty(field: Field, text: str) -> None:
             raise RowProblem(field.path, text, ObservationEncoder._empty_message(field, "empty"))
@@ -663,6 +685,10 @@ class CsvRowEncoder:
             "dumps": orjson.dumps,
             "empty": empty,
             "bad_int": bad_int,
+            "bad_width": bad_width,
+            "not_utf8": _not_utf8,
+            "JSONEncodeError": orjson.JSONEncodeError,
+            "HEADER": self.header,
             "slow_dt": slow_dt,
             "before": before,
         }
@@ -670,24 +696,6 @@ class CsvRowEncoder:
         self.source = source
         function: Callable[[Sequence[str]], bytes] = namespace["encode_row"]
         return function
-
-    def encode(self, cells: Sequence[str]) -> bytes:
-        """Validate one CSV row (its cells); return its JSON.
-
-        Raises:
-            RowProblem: the row is invalid.
-        """
-        if len(cells) != self.width:
-            raise RowProblem(
-                "",
-                list(cells),
-                f"the row has {len(cells)} cells but the header has {self.width} columns; "
-                "check for a stray delimiter or a missing quote",
-            )
-        try:
-            return self._build(cells)
-        except orjson.JSONEncodeError:
-            raise _not_utf8(self.header, cells) from None
 
 
 def _not_utf8(header: Sequence[str], cells: Sequence[str]) -> RowProblem:

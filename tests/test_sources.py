@@ -238,7 +238,7 @@ def test_empty_file(tmp_path: Path, content: bytes, message: str) -> None:
 
 
 def test_missing_file(client: GenomcoreApiClient, tmp_path: Path) -> None:
-    with pytest.raises(InputFormatError, match="Cannot read the CSV file .*No such file"):
+    with pytest.raises(InputFormatError, match=r"Cannot read the CSV file .*No such file"):
         client.time_series.create_time_series(str(tmp_path / "nope.csv"))
 
 
