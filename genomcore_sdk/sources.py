@@ -70,6 +70,9 @@ class Reading(abc.ABC):
     encode: Callable[[Any], bytes]
     """The payload's JSON (raises :class:`~genomcore_sdk.validation.RowProblem`)."""
 
+    check: Callable[[Any], object]
+    """Validate the payload without encoding it (raises ``RowProblem``)."""
+
     def mark(self) -> int:
         """A position marker, taken before pulling a batch from :attr:`payloads`."""
         return 0
@@ -118,10 +121,13 @@ class ObservationSource(abc.ABC):
     Attributes:
         description: a short text naming the input, for messages.
         size_hint: how many rows, when known without reading (sequences, DataFrames).
+        reiterable: whether :meth:`open` can be called again to read the same rows
+            (files, sequences, DataFrames; not iterators or generators).
     """
 
     description: str = "the input"
     size_hint: int | None = None
+    reiterable: bool = False
 
     @abc.abstractmethod
     def open(self, encoder: ObservationEncoder) -> Reading:
@@ -136,6 +142,7 @@ class ObjectSource(ObservationSource):
 
     def __init__(self, items: Iterable[Any]) -> None:
         self.items = items
+        self.reiterable = isinstance(items, Sequence)
         self.size_hint = len(items) if isinstance(items, Sequence) else None
         self.description = (
             f"the list of {self.size_hint} observations"
@@ -152,6 +159,7 @@ class _ObjectReading(Reading):
     def __init__(self, items: Iterable[Any], encoder: ObservationEncoder) -> None:
         self.items = items
         self.encode = encoder.encode
+        self.check = encoder.check
         self.schema = encoder.schema
         self.reject_columns = list(self.schema.columns())
         self.payloads = iter(items)
@@ -174,6 +182,7 @@ class CsvFileSource(ObservationSource):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
         self.description = f"the file {self.path}"
+        self.reiterable = True
 
     def open(self, encoder: ObservationEncoder) -> Reading:
         """Open the file, find its encoding and delimiter, and check its header."""
@@ -227,6 +236,7 @@ class _CsvReading(Reading):
         header = next(csv.reader([header_line], delimiter=delimiter))
         self.row_encoder = encoder.csv_row_encoder(header, where=f"the CSV file {path!r}")
         self.encode = self.row_encoder.encode
+        self.check = self.row_encoder.check
         self.reject_columns = list(self.row_encoder.header)
         self.delimiter = delimiter
         self.reader = csv.reader(self.text, delimiter=delimiter)
@@ -271,6 +281,7 @@ class DataFrameSource(ObservationSource):
 
     def __init__(self, frame: Any) -> None:
         self.frame = frame
+        self.reiterable = True
         self.size_hint = len(frame)
         self.description = f"the DataFrame of {self.size_hint} rows"
 
@@ -302,6 +313,7 @@ class _DataFrameReading(Reading):
         self.reject_columns = list(columns)
         self.encoder = encoder
         self.encode = self._encode
+        self.check = self._encode
         self.payloads = iter(frame.itertuples(index=False, name=None))
 
     def _value(self, path: str, value: Any) -> Any:

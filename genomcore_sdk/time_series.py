@@ -63,12 +63,13 @@ class TimeSeries:
     ) -> UploadReport:
         """Store observations, in chunks of ``chunksize``, losing nothing.
 
-        Every row is read and validated first (see :mod:`genomcore_sdk.validation`)
-        and encoded to JSON into a temporary spool, so nothing is sent if any row
-        is invalid (``on_invalid="stop"``) and memory stays flat for inputs of any
-        size. Then up to ``max_concurrency`` chunks are sent at a time, each with
-        an ``Idempotency-Key`` that stays the same across its retries, so a retried
-        chunk is never stored twice.
+        Every row is read and validated first (see :mod:`genomcore_sdk.validation`),
+        so nothing is sent if any row is invalid (``on_invalid="stop"``); then
+        the input is read again (files, lists, DataFrames) or replayed from a
+        temporary spool (iterators, generators), encoded one chunk at a time, so
+        memory stays flat for inputs of any size. Up to ``max_concurrency``
+        chunks are sent at a time, each with an ``Idempotency-Key`` that stays
+        the same across its retries, so a retried chunk is never stored twice.
 
         Args:
             body: the observations: a list (or any iterable, generator included)

@@ -3,8 +3,9 @@
 The flow is one way:
 
 1. **Read and validate** (:mod:`genomcore_sdk.sources`, :mod:`genomcore_sdk.validation`,
-   :mod:`genomcore_sdk.spool`): every row is checked and encoded to JSON bytes
-   into a spool, and the chunks are cut and hashed, before anything is sent.
+   :mod:`genomcore_sdk.prepare`): every row is checked before anything is sent;
+   pass two reads (or, for one-shot iterators, a spool replays) the rows again,
+   encoded straight to JSON bytes, one chunk at a time.
 2. **Plan** (:class:`UploadCore`, sans-I/O): hands out one chunk at a time, only
    when the driver has a free slot, skipping chunks the journal lists as stored;
    gives each chunk an ``Idempotency-Key`` that stays the same across its
@@ -55,9 +56,9 @@ from .errors import (
     UploadError,
 )
 from .journal import UploadJournal
+from .prepare import PlannedChunk, PreparedInput, chunk_body, content_hash, prepare_input
 from .retry import RetryPolicy
 from .sources import LayoutCsvWriter, failed_rows_writer, open_source, to_cells
-from .spool import PlannedChunk, SpooledInput, chunk_body, content_hash, spool_input
 from .validation import ObservationEncoder
 from .wire_schema import observation_schema
 
@@ -366,7 +367,7 @@ class UploadCore:
 
     def __init__(
         self,
-        spooled: SpooledInput,
+        prepared: PreparedInput,
         options: UploadOptions,
         *,
         journal: UploadJournal | None = None,
@@ -374,7 +375,7 @@ class UploadCore:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.options = options
-        self.spooled = spooled
+        self.prepared = prepared
         self.journal = journal
         self.clock = clock
         self.started = clock() if started is None else started
@@ -386,8 +387,8 @@ class UploadCore:
             backoff_max=options.backoff_max,
             deadline=self.deadline,
         )
-        self.rows_total: int | None = spooled.rows
-        self._planned: Iterator[PlannedChunk] = spooled.chunks()
+        self.rows_total: int | None = prepared.rows
+        self._planned: Iterator[PlannedChunk] = prepared.chunks()
         self._pending: collections.deque[ChunkJob] = collections.deque()
         self._open: dict[int, _OpenChunk] = {}
         self._results: list[ChunkResult] = []
@@ -687,8 +688,8 @@ class UploadCore:
         )
         report.sent = self.sent
         report.stored = self.stored
-        report.rejected = self.spooled.rejected
-        report.rejects_path = self.spooled.rejects_path
+        report.rejected = self.prepared.rejected
+        report.rejects_path = self.prepared.rejects_path
         report.chunks = len(report)
         report.retries = self.retries
         report.replayed = self.replayed
@@ -937,21 +938,23 @@ def upload(client: BaseClient, body: Any, options: UploadOptions) -> UploadRepor
         else None
     )
     try:
-        spooled = spool_input(
+        prepared = prepare_input(
             source,
             encoder,
             chunksize=options.chunksize,
             on_invalid=options.on_invalid,
             rejects_path=options.rejects_path,
+            hash_chunks=journal is not None,
         )
         try:
             if journal is not None:
-                journal.verify(spooled.chunk_hashes)
-            core = UploadCore(spooled, options, journal=journal, started=started)
+                assert prepared.chunk_hashes is not None
+                journal.verify(prepared.chunk_hashes)
+            core = UploadCore(prepared, options, journal=journal, started=started)
             ThreadedSender(client, core, options.max_concurrency).run()
             return core.finish()
         finally:
-            spooled.close()
+            prepared.close()
     finally:
         if journal is not None:
             journal.close()

@@ -143,7 +143,16 @@ class ObservationEncoder:
                 f"each observation must be a dict like {{'meta': {{...}}, 'point': {{...}}}} "
                 f"or a genomcore_ts_api.models.Observation, got {type(item).__name__}",
             )
-        return orjson.dumps(self._object(self.schema, item))
+        try:
+            return orjson.dumps(self._object(self.schema, item))
+        except orjson.JSONEncodeError as exc:  # e.g. a str holding a lone surrogate
+            raise RowProblem(
+                "", item, f"the observation cannot be encoded as JSON: {exc}"
+            ) from None
+
+    def check(self, item: Any) -> None:
+        """Validate one observation without encoding it (raises :class:`RowProblem`)."""
+        self.encode(item)
 
     def _object(self, schema: ObjectSchema, value: Any) -> dict[str, Any]:
         if not isinstance(value, Mapping):
@@ -539,22 +548,21 @@ class CsvRowEncoder:
                 " Nothing was sent."
             )
         self.width = len(self.header)
-        self._build = self._compile(schema, positions)
-        self.encode: Callable[[Sequence[str]], bytes] = self._build
+        self.encode: Callable[[Sequence[str]], bytes] = self._compile(schema, positions, True)
         """Validate one CSV row (its cells) and return its JSON; raises :class:`RowProblem`.
 
         It is the generated function itself: no wrapper call per row.
         """
+        self.check: Callable[[Sequence[str]], None] = self._compile(schema, positions, False)
+        """Validate one CSV row without encoding it (the same checks, a little faster)."""
 
-    def _compile(
-        self, schema: ObjectSchema, positions: Mapping[str, int]
-    ) -> Callable[[Sequence[str]], bytes]:
-        """Generate the row encoder for this header as Python source (no per-field dispatch).
+    def _compile(self, schema: ObjectSchema, positions: Mapping[str, int], build: bool) -> Any:
+        """Generate the row encoder (or, ``build=False``, checker) for this header.
 
         The generated function is what a careful hand-written loop would be for
         this exact column order: about as fast as the checks allow. Only
-        integers from the header positions and indexes into the constants
-        below end up in the source; no name from the schema is interpolated.
+        integers (header positions, indexes into the constants below) and JSON
+        names as string literals (``repr``) end up in the source.
         """
         consts: list[Any] = []
 
@@ -589,6 +597,8 @@ class CsvRowEncoder:
                 kind = field.kind
                 if kind is Kind.STR:
                     lines.append(f"{indent}{var} = t")
+                    if not build:  # dumps() finds text that is not UTF-8; without it, check
+                        lines.append(f"{indent}if not t.isascii(): utf8({F}, t)")
                 elif kind is Kind.INT:
                     lines.extend(
                         [
@@ -634,21 +644,28 @@ class CsvRowEncoder:
                         f"before({const(obj)}, {first!r}, {second!r}, {low}, {high})"
                     )
             name = f"o{next(counter)}"
-            lines.append(f"{name} = {{{', '.join(required_items)}}}")
-            for json_name, var in optional_items:
-                lines.append(f"if {var} is not ABSENT: {name}[{json_name!r}] = {var}")
+            if build:
+                lines.append(f"{name} = {{{', '.join(required_items)}}}")
+                for json_name, var in optional_items:
+                    lines.append(f"if {var} is not ABSENT: {name}[{json_name!r}] = {var}")
             return name
 
         root = emit_object(schema)
         body = "\n".join("    " + line for line in lines)
+        if build:
+            end = (
+                "    try:\n"
+                f"        return dumps({root})\n"
+                "    except JSONEncodeError:\n"
+                "        raise not_utf8(HEADER, cells) from None\n"
+            )
+        else:
+            end = "    return None\n"
         source = (
             "def encode_row(cells):\n"
             f"    if len(cells) != {self.width}: bad_width(cells)\n"
             f"{body}\n"
-            "    try:\n"
-            f"        return dumps({root})\n"
-            "    except JSONEncodeError:\n"
-            "        raise not_utf8(HEADER, cells) from None\n"
+            f"{end}"
         )
         encoder = self.encoder
         width = self.width
@@ -674,6 +691,12 @@ class CsvRowEncoder:
         def before(obj: ObjectSchema, first: str, second: str, low: Any, high: Any) -> None:
             encoder._check_rules(obj, {first: low, second: high})
 
+        def utf8(field: Field, text: str) -> None:
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _not_utf8([field.path], [text]) from None
+
         namespace: dict[str, Any] = {
             "K": consts,
             "ABSENT": _MISSING,
@@ -691,11 +714,13 @@ class CsvRowEncoder:
             "HEADER": self.header,
             "slow_dt": slow_dt,
             "before": before,
+            "utf8": utf8,
         }
-        exec(compile(source, f"<genomcore csv row encoder {id(self):x}>", "exec"), namespace)
-        self.source = source
-        function: Callable[[Sequence[str]], bytes] = namespace["encode_row"]
-        return function
+        kind = "encoder" if build else "checker"
+        exec(compile(source, f"<genomcore csv row {kind} {id(self):x}>", "exec"), namespace)
+        if build:
+            self.source = source
+        return namespace["encode_row"]
 
 
 def _not_utf8(header: Sequence[str], cells: Sequence[str]) -> RowProblem:

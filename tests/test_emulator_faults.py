@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from genomcore_sdk import GenomcoreApiClient, ServerError, UploadError, UploadEvent
+from genomcore_sdk import (
+    GenomcoreApiClient,
+    RateLimitError,
+    ServerError,
+    UploadError,
+    UploadEvent,
+)
 from genomcore_sdk.emulator import Emulator, FaultConfig
 from tests.conftest import REFRESH, TOKEN
 from tests.helpers import observation, read_vendor_csv
@@ -60,7 +66,7 @@ def test_real_week_survives_faults_exactly_once(sample_csv: Path, as_path: bool)
         assert injected["fail_500"] + injected["fail_503"] > 0
         assert report.retries == sum(injected.values())
         # 429 answers carry Retry-After: 1, and the SDK waited exactly that
-        throttled = [e for e in events if e.kind == "chunk_retry" and "429" in str(e.error)]
+        throttled = [e for e in events if isinstance(e.error, RateLimitError)]
         assert len(throttled) == injected["throttle"]
         assert {e.wait for e in throttled} == {1.0}
         # chunks whose answer was lost after commit were answered from the idempotency record

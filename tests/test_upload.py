@@ -15,6 +15,7 @@ from genomcore_sdk import (
     AuthenticationError,
     DeadlineExceededError,
     GenomcoreApiClient,
+    InputFormatError,
     PayloadTooLargeError,
     ServerError,
     UploadError,
@@ -407,3 +408,50 @@ def test_a_generator_is_consumed_lazily_and_fully(
     assert report.stored == 2345
     assert {e.rows_total for e in events} == {2345}
     assert emulator.state.store.count() == 2345
+
+
+def test_generator_in_skip_mode_keeps_row_numbers(
+    client: GenomcoreApiClient, emulator: Emulator
+) -> None:
+    def rows() -> Iterator[dict[str, Any]]:
+        for i in range(25):
+            row = observation(i)
+            if i in (3, 4, 11):
+                row["meta"]["batch"] = ""
+            yield row
+
+    report = client.time_series.create_time_series(
+        rows(), chunksize=10, on_invalid="skip", max_concurrency=1
+    )
+    assert (report.stored, report.rejected) == (22, 3)
+    assert [(c.first_row, c.last_row, c.size) for c in report.chunk_results] == [
+        (0, 12, 10),
+        (13, 22, 10),
+        (23, 24, 2),
+    ]
+    assert report.rejects_path is not None
+    assert [r[8] for r in read_csv(report.rejects_path)[1:]] == ["3", "4", "11"]
+    Path(report.rejects_path).unlink()
+    values = sorted(o.point.value for o in client.time_series.query_time_series().data)
+    assert values == [i for i in range(25) if i not in (3, 4, 11)]
+
+
+def test_input_changed_during_the_upload_stops_it(
+    client: GenomcoreApiClient, emulator: Emulator, tmp_path: Path
+) -> None:
+    rows = [observation(i) for i in range(40)]
+
+    def spoil(event: UploadEvent) -> None:
+        rows[25]["point"]["value"] = 1.5
+
+    with pytest.raises(InputFormatError, match="changed while it was being uploaded: row 25"):
+        client.time_series.create_time_series(rows, chunksize=10, max_concurrency=1, progress=spoil)
+    rows = [observation(i) for i in range(40)]
+
+    def alter(event: UploadEvent) -> None:
+        rows[25]["point"]["value"] = 1000
+
+    with pytest.raises(InputFormatError, match=r"\(chunk 2 differs from what was validated\)"):
+        client.time_series.create_time_series(
+            rows, chunksize=10, max_concurrency=1, progress=alter, journal=tmp_path / "j"
+        )
