@@ -17,24 +17,29 @@ Memory stays flat whatever the input size:
   row into a temporary spool (in memory up to :data:`SPOOL_MEMORY_BYTES`, then
   on disk, about 200 bytes per observation), which pass two reads back.
 
-Rows are pulled in batches of ``chunksize`` and a whole batch is checked with
-one list comprehension; only a batch holding an invalid (or blank) row is
-walked row by row, for row and line numbers.
+Rows are pulled in batches of one chunk and a whole batch is checked or
+encoded by C-level loops (a list comprehension; ``BytesIO.writelines`` over the
+rows' JSON items, so no row's bytes outlive the write); only a batch holding an
+invalid (or blank) row is walked row by row, for its row and line numbers.
 
-A chunk's request body is ``b"[" + b",".join(rows) + b"]"`` (:func:`chunk_body`)
-and its :func:`content_hash` keys the journal and the idempotency key.
+A chunk's request body is the JSON array of its observations
+(:func:`chunk_body`); its :func:`content_hash` keys the journal and the
+idempotency key.
 
 Spool layout, one record per chunk::
 
-    #<first>-<last> <bytes>\n    (input row numbers, when consecutive)
-    #<r1>,<r2>,... <bytes>\n     (otherwise: some rows were skipped as invalid)
-    <row JSON>\n<row JSON>...\n   (<bytes> bytes, then a newline)
+    #<rows> <body bytes> <first bytes> <last bytes>\n
+    <body><first observation><last observation>\n
+
+where ``<rows>`` is ``<first>-<last>`` (input row numbers, when consecutive) or
+``<r1>,<r2>,...`` (when rows were skipped as invalid).
 """
 
 from __future__ import annotations
 
 import abc
 import hashlib
+import io
 import itertools
 import os
 import tempfile
@@ -82,77 +87,107 @@ class PlannedChunk:
 
     Attributes:
         index: the chunk's number, from 0.
-        lines: its observations' JSON, one per observation.
+        body: its request body, the JSON array of its observations.
         rows: the input row number (0-based) of each observation.
-        content_hash: :func:`content_hash` of its request body.
+        content_hash: :func:`content_hash` of the body.
+        first_json: its first observation's JSON.
+        last_json: its last observation's JSON.
     """
 
     index: int
-    lines: list[bytes]
-    rows: Sequence[int]
+    body: bytes = attrs.field(repr=False)
+    rows: Sequence[int] = attrs.field(repr=False)
     content_hash: str
+    first_json: bytes = attrs.field(repr=False)
+    last_json: bytes = attrs.field(repr=False)
 
     @property
-    def body(self) -> bytes:
-        """The request body."""
-        return chunk_body(self.lines)
+    def size(self) -> int:
+        """How many observations it holds."""
+        return len(self.rows)
 
 
 ProblemHandler = Callable[[int, "int | None", Any, RowProblem], None]
+Assembled = tuple[bytes, Sequence[int], bytes, bytes]  # body, rows, first, last
 
 
-def _valid_batches(
-    reading: Reading,
-    function: Callable[[Any], Any],
-    batch_size: int,
-    on_problem: ProblemHandler,
-) -> Iterator[tuple[list[Any], Sequence[int]]]:
-    """``(results, row numbers)`` per batch: ``function`` applied to each valid row."""
+def _count_valid(reading: Reading, batch_size: int, on_problem: ProblemHandler) -> int:
+    """Check every row (no encoding); return how many are valid."""
     payloads = reading.payloads
-    index = 0
+    check = reading.check
+    index = valid = 0
     while True:
         mark = reading.mark()
         batch = list(itertools.islice(payloads, batch_size))
         if not batch:
-            return
+            return valid
         try:
-            results = [function(payload) for payload in batch]  # the fast path
+            for payload in batch:  # the fast path
+                check(payload)
         except RowProblem:
-            results = []
-            rows: list[int] = []
-            lines = reading.line_numbers(batch, mark)
-            for payload, line in zip(batch, lines, strict=True):
+            for payload, line in zip(batch, reading.line_numbers(batch, mark), strict=True):
                 if reading.is_blank(payload):
                     continue
                 try:
-                    results.append(function(payload))
-                    rows.append(index)
+                    check(payload)
+                    valid += 1
                 except RowProblem as problem:
                     on_problem(index, line, payload, problem)
                 index += 1
-            yield results, rows
         else:
-            yield results, range(index, index + len(batch))
             index += len(batch)
+            valid += len(batch)
 
 
-def _chunks_of(
-    batches: Iterator[tuple[list[bytes], Sequence[int]]], chunksize: int
-) -> Iterator[tuple[list[bytes], Sequence[int]]]:
-    """Regroup batches of encoded rows into chunks of exactly ``chunksize`` (the last shorter)."""
-    pending: list[bytes] = []
+def _assemble(reading: Reading, chunksize: int, on_problem: ProblemHandler) -> Iterator[Assembled]:
+    """Encode the valid rows into chunk bodies of exactly ``chunksize`` rows (the last shorter)."""
+    payloads = reading.payloads
+    encode, encode_item = reading.encode, reading.encode_item
+    pending: list[bytes] = []  # comma-terminated rows of a chunk being filled row by row
     pending_rows: list[int] = []
-    for encoded, rows in batches:
-        if not pending and len(encoded) == chunksize:
-            yield encoded, rows  # the usual case: a batch is a chunk
-            continue
-        pending.extend(encoded)
-        pending_rows.extend(rows)
-        while len(pending) >= chunksize:
-            yield pending[:chunksize], pending_rows[:chunksize]
-            del pending[:chunksize], pending_rows[:chunksize]
+    index = 0
+    while True:
+        mark = reading.mark()
+        batch = list(itertools.islice(payloads, chunksize - len(pending)))
+        if not batch:
+            break
+        if not pending:
+            out = io.BytesIO()
+            out.write(b"[")
+            try:
+                out.writelines(map(encode_item, batch))  # the fast path
+            except RowProblem:
+                pass
+            else:
+                out.seek(-1, io.SEEK_END)
+                out.write(b"]")  # over the last comma
+                yield (
+                    out.getvalue(),
+                    range(index, index + len(batch)),
+                    encode(batch[0]),
+                    encode(batch[-1]),
+                )
+                index += len(batch)
+                continue
+        for payload, line in zip(batch, reading.line_numbers(batch, mark), strict=True):
+            if reading.is_blank(payload):
+                continue
+            try:
+                pending.append(encode_item(payload))
+                pending_rows.append(index)
+            except RowProblem as problem:
+                on_problem(index, line, payload, problem)
+            index += 1
+        if len(pending) == chunksize:
+            yield _pending_chunk(pending, pending_rows)
+            pending, pending_rows = [], []
     if pending:
-        yield pending, pending_rows
+        yield _pending_chunk(pending, pending_rows)
+
+
+def _pending_chunk(items: list[bytes], rows: list[int]) -> Assembled:
+    joined = b"".join(items)
+    return b"[" + joined[:-1] + b"]", rows, items[0][:-1], items[-1][:-1]
 
 
 class PreparedInput(abc.ABC):
@@ -200,20 +235,17 @@ class SpooledInput(PreparedInput):
             max_size=SPOOL_MEMORY_BYTES, prefix="genomcore-spool-"
         )
 
-    def add(self, encoded: Sequence[bytes], rows: Sequence[int]) -> None:
+    def add(self, body: bytes, rows: Sequence[int], first: bytes, last: bytes) -> None:
         """Append one chunk."""
         assert self.chunk_hashes is not None
-        first, last = rows[0], rows[-1]
-        if last - first + 1 == len(rows):
-            spec = b"%d-%d" % (first, last)
+        if rows[-1] - rows[0] + 1 == len(rows):
+            spec = b"%d-%d" % (rows[0], rows[-1])
         else:
             spec = ",".join(map(str, rows)).encode()
-        block = b"\n".join(encoded)
-        self.file.write(b"#%b %d\n" % (spec, len(block)))
-        self.file.write(block)
-        self.file.write(b"\n")
-        self.chunk_hashes.append(content_hash(chunk_body(encoded)))
-        self.rows += len(encoded)
+        self.file.write(b"#%b %d %d %d\n" % (spec, len(body), len(first), len(last)))
+        self.file.writelines((body, first, last, b"\n"))
+        self.chunk_hashes.append(content_hash(body))
+        self.rows += len(rows)
 
     def chunks(self) -> Iterator[PlannedChunk]:
         """Read the chunks back from the spool."""
@@ -221,15 +253,19 @@ class SpooledInput(PreparedInput):
         handle = self.file
         handle.seek(0)
         for index, digest in enumerate(self.chunk_hashes):
-            spec, _, size = handle.readline()[1:-1].partition(b" ")
-            block = handle.read(int(size) + 1)[:-1]
+            spec, *sizes = handle.readline()[1:-1].split(b" ")
+            body_size, first_size, last_size = map(int, sizes)
+            body = handle.read(body_size)
+            first = handle.read(first_size)
+            last = handle.read(last_size)
+            handle.read(1)
             rows: Sequence[int]
             if b"-" in spec:
-                first, _, last = spec.partition(b"-")
-                rows = range(int(first), int(last) + 1)
+                low, _, high = spec.partition(b"-")
+                rows = range(int(low), int(high) + 1)
             else:
                 rows = [int(r) for r in spec.split(b",")]
-            yield PlannedChunk(index, block.split(b"\n"), rows, digest)
+            yield PlannedChunk(index, body, rows, digest, first, last)
 
     def close(self) -> None:
         """Delete the spool."""
@@ -255,16 +291,16 @@ class ReplayedInput(PreparedInput):
         """Read the input again, encoding one chunk at a time."""
         hashes = self.chunk_hashes
         with self.source.open(self.encoder) as reading:
-            batches = _valid_batches(reading, reading.encode, self.chunksize, self._changed)
-            for index, (encoded, rows) in enumerate(_chunks_of(batches, self.chunksize)):
-                digest = content_hash(chunk_body(encoded))
+            assembled = _assemble(reading, self.chunksize, self._changed)
+            for index, (body, rows, first, last) in enumerate(assembled):
+                digest = content_hash(body)
                 if hashes is not None and (index >= len(hashes) or hashes[index] != digest):
                     raise InputFormatError(
                         f"{self.source.description} changed while it was being uploaded "
                         f"(chunk {index} differs from what was validated); chunks before it "
                         "were sent. Do not modify the input during an upload."
                     )
-                yield PlannedChunk(index, encoded, rows, digest)
+                yield PlannedChunk(index, body, rows, digest, first, last)
 
     def _changed(self, index: int, line: int | None, payload: Any, problem: RowProblem) -> None:
         if self.stop:
@@ -328,20 +364,17 @@ def prepare_input(
                 if rejects_path is not None:
                     rejects.touch()
             if isinstance(prepared, SpooledInput):
-                batches = _valid_batches(reading, reading.encode, chunksize, on_problem)
-                for encoded, rows in _chunks_of(batches, chunksize):
-                    prepared.add(encoded, rows)
+                for body, rows, first, last in _assemble(reading, chunksize, on_problem):
+                    prepared.add(body, rows, first, last)
                 prepared.file.flush()
             elif hash_chunks:
                 hashes: list[str] = []
-                batches = _valid_batches(reading, reading.encode, chunksize, on_problem)
-                for encoded, _rows in _chunks_of(batches, chunksize):
-                    hashes.append(content_hash(chunk_body(encoded)))
-                    prepared.rows += len(encoded)
+                for body, rows, _first, _last in _assemble(reading, chunksize, on_problem):
+                    hashes.append(content_hash(body))
+                    prepared.rows += len(rows)
                 prepared.chunk_hashes = hashes
             else:
-                for checked, _rows in _valid_batches(reading, reading.check, chunksize, on_problem):
-                    prepared.rows += len(checked)
+                prepared.rows = _count_valid(reading, chunksize, on_problem)
     except BaseException:
         prepared.close()
         raise

@@ -73,6 +73,9 @@ class Reading(abc.ABC):
     check: Callable[[Any], object]
     """Validate the payload without encoding it (raises ``RowProblem``)."""
 
+    encode_item: Callable[[Any], bytes]
+    """The payload's JSON followed by a comma (an item of a JSON array body)."""
+
     def mark(self) -> int:
         """A position marker, taken before pulling a batch from :attr:`payloads`."""
         return 0
@@ -113,6 +116,10 @@ class Reading(abc.ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _with_comma(encode: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
+    return lambda payload: encode(payload) + b","
 
 
 class ObservationSource(abc.ABC):
@@ -160,6 +167,7 @@ class _ObjectReading(Reading):
         self.items = items
         self.encode = encoder.encode
         self.check = encoder.check
+        self.encode_item = _with_comma(encoder.encode)
         self.schema = encoder.schema
         self.reject_columns = list(self.schema.columns())
         self.payloads = iter(items)
@@ -237,6 +245,7 @@ class _CsvReading(Reading):
         self.row_encoder = encoder.csv_row_encoder(header, where=f"the CSV file {path!r}")
         self.encode = self.row_encoder.encode
         self.check = self.row_encoder.check
+        self.encode_item = self.row_encoder.encode_item
         self.reject_columns = list(self.row_encoder.header)
         self.delimiter = delimiter
         self.reader = csv.reader(self.text, delimiter=delimiter)
@@ -314,6 +323,7 @@ class _DataFrameReading(Reading):
         self.encoder = encoder
         self.encode = self._encode
         self.check = self._encode
+        self.encode_item = _with_comma(self._encode)
         self.payloads = iter(frame.itertuples(index=False, name=None))
 
     def _value(self, path: str, value: Any) -> Any:

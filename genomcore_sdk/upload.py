@@ -56,7 +56,7 @@ from .errors import (
     UploadError,
 )
 from .journal import UploadJournal
-from .prepare import PlannedChunk, PreparedInput, chunk_body, content_hash, prepare_input
+from .prepare import PlannedChunk, PreparedInput, content_hash, prepare_input
 from .retry import RetryPolicy
 from .sources import LayoutCsvWriter, failed_rows_writer, open_source, to_cells
 from .validation import ObservationEncoder
@@ -312,15 +312,21 @@ class ChunkJob:
 
     index: int
     part: str
-    lines: list[bytes] = attrs.field(repr=False)
-    rows: Sequence[int] = attrs.field(repr=False)
     body: bytes = attrs.field(repr=False)
+    rows: Sequence[int] = attrs.field(repr=False)
     key: str
+    first_json: bytes = attrs.field(repr=False)
+    last_json: bytes = attrs.field(repr=False)
 
     @property
     def size(self) -> int:
         """Observations in this request."""
-        return len(self.lines)
+        return len(self.rows)
+
+    def observations(self) -> list[Any]:
+        """Its observations as sent (decoded from the body)."""
+        items: list[Any] = orjson.loads(self.body)
+        return items
 
     def describe(self) -> str:
         """E.g. ``chunk 3 (rows 3000-3999)``."""
@@ -430,27 +436,30 @@ class UploadCore:
             ):
                 self._skip(planned)
                 continue
-            body = chunk_body(planned.lines)
-            job = ChunkJob(
-                planned.index,
-                "",
-                planned.lines,
-                planned.rows,
-                body,
-                self.key_for(planned.index, "", planned.content_hash),
-            )
-            self._open[planned.index] = _OpenChunk(planned.content_hash, job.size)
+            job = self._job_of(planned)
             if self.options.chunk_details:
                 logger.info(
                     "chunk %d: rows %d-%d, first %s, last %s",
                     planned.index,
                     planned.rows[0],
                     planned.rows[-1],
-                    orjson.loads(planned.lines[0]),
-                    orjson.loads(planned.lines[-1]),
+                    orjson.loads(planned.first_json),
+                    orjson.loads(planned.last_json),
                 )
             return job
         return None
+
+    def _job_of(self, planned: PlannedChunk) -> ChunkJob:
+        self._open[planned.index] = _OpenChunk(planned.content_hash, planned.size)
+        return ChunkJob(
+            planned.index,
+            "",
+            planned.body,
+            planned.rows,
+            self.key_for(planned.index, "", planned.content_hash),
+            planned.first_json,
+            planned.last_json,
+        )
 
     def _skip(self, planned: PlannedChunk) -> None:
         entry = self.journal.entries[planned.index] if self.journal is not None else None
@@ -458,12 +467,12 @@ class UploadCore:
             index=planned.index,
             first_row=planned.rows[0],
             last_row=planned.rows[-1],
-            size=len(planned.lines),
+            size=planned.size,
             status="skipped",
             inserted=entry.inserted if entry is not None else 0,
             idempotency_key=self.key_for(planned.index, "", planned.content_hash),
-            first_json=planned.lines[0].rstrip(),
-            last_json=planned.lines[-1].rstrip(),
+            first_json=planned.first_json,
+            last_json=planned.last_json,
         )
         self.skipped += 1
         self._record(result)
@@ -528,22 +537,24 @@ class UploadCore:
             self.abort(error)
 
     def _split(self, job: ChunkJob) -> None:
-        half = job.size // 2
+        items = job.observations()
+        half = len(items) // 2
         parts = []
-        for suffix, lines, rows in (
-            ("0", job.lines[:half], job.rows[:half]),
-            ("1", job.lines[half:], job.rows[half:]),
+        for suffix, chosen, rows in (
+            ("0", items[:half], job.rows[:half]),
+            ("1", items[half:], job.rows[half:]),
         ):
-            body = chunk_body(lines)
+            body = orjson.dumps(chosen)
             part = job.part + suffix
             parts.append(
                 ChunkJob(
                     job.index,
                     part,
-                    lines,
-                    rows,
                     body,
+                    rows,
                     self.key_for(job.index, part, content_hash(body)),
+                    orjson.dumps(chosen[0]),
+                    orjson.dumps(chosen[-1]),
                 )
             )
         logger.info(
@@ -575,8 +586,8 @@ class UploadCore:
             inserted=inserted,
             part=job.part,
             idempotency_key=job.key,
-            first_json=job.lines[0].rstrip(),
-            last_json=job.lines[-1].rstrip(),
+            first_json=job.first_json,
+            last_json=job.last_json,
         )
 
     def _record(self, chunk: ChunkResult) -> None:
@@ -599,8 +610,8 @@ class UploadCore:
     def _write_failed(self, job: ChunkJob) -> None:
         if self._failed_rows is None:
             self._failed_rows = failed_rows_writer(self.options.failed_rows_path)
-        for line in job.lines:
-            self._failed_rows.write(to_cells(self._schema, orjson.loads(line)))
+        for observation in job.observations():
+            self._failed_rows.write(to_cells(self._schema, observation))
         self._failed_rows.flush()
 
     def _emit(
@@ -648,16 +659,7 @@ class UploadCore:
             ):
                 self._skip(planned)
                 continue
-            job = ChunkJob(
-                planned.index,
-                "",
-                planned.lines,
-                planned.rows,
-                b"",
-                self.key_for(planned.index, "", planned.content_hash),
-            )
-            self._open[planned.index] = _OpenChunk(planned.content_hash, job.size)
-            self._unsent(job, cause)
+            self._unsent(self._job_of(planned), cause)
 
     def _unsent(self, job: ChunkJob, cause: BaseException | None) -> None:
         chunk = self._result(job, "failed", 0, cause)

@@ -39,6 +39,7 @@ from __future__ import annotations
 import datetime
 import difflib
 import enum
+import itertools
 import math
 import operator
 import re
@@ -555,99 +556,126 @@ class CsvRowEncoder:
         """
         self.check: Callable[[Sequence[str]], None] = self._compile(schema, positions, False)
         """Validate one CSV row without encoding it (the same checks, a little faster)."""
+        self.encode_item: Callable[[Sequence[str]], bytes] = self._compile(
+            schema, positions, True, b","
+        )
+        """:attr:`encode` followed by a comma: an item of a JSON array body."""
 
-    def _compile(self, schema: ObjectSchema, positions: Mapping[str, int], build: bool) -> Any:
+    def _compile(
+        self, schema: ObjectSchema, positions: Mapping[str, int], build: bool, suffix: bytes = b""
+    ) -> Any:
         """Generate the row encoder (or, ``build=False``, checker) for this header.
 
+        ``suffix`` is appended to the JSON (a comma, to write array items without
+        keeping each row's bytes alive: see :mod:`genomcore_sdk.prepare`).
+
         The generated function is what a careful hand-written loop would be for
-        this exact column order: about as fast as the checks allow. Only
-        integers (header positions, indexes into the constants below) and JSON
-        names as string literals (``repr``) end up in the source.
+        this exact column order: the cells are unpacked at once, required cells
+        are checked for emptiness in one test, integers and date-times are
+        parsed in one ``try`` each, and only a failing row goes through the
+        per-field checks again to name its problem. Only integers (column
+        positions, indexes into the constants) and JSON names as string
+        literals (``repr``) end up in the source.
         """
+        encoder = self.encoder
         consts: list[Any] = []
 
         def const(value: Any) -> str:
             consts.append(value)
             return f"K[{len(consts) - 1}]"
 
+        leaves = [f for f in schema.leaves() if f.path in positions]
+        cell = {f.path: f"c{positions[f.path]}" for f in leaves}
+        required = [f for f in leaves if f.required]
+        ints = [f for f in required if f.kind is Kind.INT]
+        moments = [f for f in required if f.kind is Kind.DATETIME]
         lines: list[str] = []
-        counter = iter(range(1_000_000))
+        value: dict[str, str] = {}  # leaf path -> the expression of its wire value
+        moment: dict[str, str] = {}  # date-time leaf path -> the variable of its datetime
+
+        unpack = ", ".join(f"c{i}" for i in range(self.width))
+        lines += ["try:", f"    {unpack}, = cells", "except ValueError:", "    bad_width(cells)"]
+        if required:
+            lines.append(
+                f"if not ({' and '.join(cell[f.path] for f in required)}): empty_cell(cells)"
+            )
+        if ints:
+            lines.append("try:")
+            lines += [f"    i_{cell[f.path]} = int({cell[f.path]})" for f in ints]
+            lines += ["except ValueError:", "    bad_ints(cells)"]
+            tests = [
+                f"str(i_{cell[f.path]}) != {cell[f.path]} or not "
+                f"{INT64_MIN} <= i_{cell[f.path]} <= {INT64_MAX}"
+                for f in ints
+            ]
+            lines.append(f"if {' or '.join(tests)}: bad_ints(cells)")
+            value.update({f.path: f"i_{cell[f.path]}" for f in ints})
+        if moments:
+            lines.append("try:")
+            lines += [f"    d_{cell[f.path]} = fromiso({cell[f.path]})" for f in moments]
+            lines += ["except ValueError:", "    bad_moments(cells)"]
+            for f in moments:
+                c = cell[f.path]
+                # already RFC 3339 as isoformat() writes it (or with Z): send the text as is
+                lines += [
+                    f"if (len({c}) == 25 and {c}[7:23:3] in RFC25) or"
+                    f" (len({c}) == 20 and {c}[7:20:3] == '-T::Z'):",
+                    f"    w_{c} = {c}",
+                    "else:",
+                    f"    w_{c} = d_{c} = slow_dt({const(f)}, {c})",
+                ]
+                value[f.path] = f"w_{c}"
+                moment[f.path] = f"d_{c}"
+        for f in required:
+            c = cell[f.path]
+            if f.kind is Kind.STR:
+                value[f.path] = c
+                if not build:  # dumps() finds text that is not UTF-8; without it, check
+                    lines.append(f"if not {c}.isascii(): utf8({const(f)}, {c})")
+            elif f.kind not in (Kind.INT, Kind.DATETIME):
+                lines.append(f"x_{c} = {const(self.encoder.text_converter(f))}({c})")
+                value[f.path] = f"x_{c}"
+        optional = [f for f in leaves if not f.required]
+        for f in optional:
+            c = cell[f.path]
+            lines.append(f"x_{c} = {const(self.encoder.text_converter(f))}({c}) if {c} else ABSENT")
+            value[f.path] = f"x_{c}"
+            if f.kind is Kind.DATETIME:
+                moment[f.path] = f"(x_{c} if {c} else None)"
+
+        counter = itertools.count()
 
         def emit_object(obj: ObjectSchema) -> str:
-            required_items: list[str] = []
+            items: list[str] = []
             optional_items: list[tuple[str, str]] = []
-            moments: dict[str, str] = {}
             for field in obj.fields:
                 if field.schema is not None:
-                    required_items.append(f"{field.json_name!r}: {emit_object(field.schema)}")
-                    continue
-                if field.path not in positions:
-                    continue
-                n = next(counter)
-                var, moment = f"v{n}", f"d{n}"
-                F = const(field)
-                lines.append(f"t = cells[{positions[field.path]}]")
-                if field.required:
-                    lines.append(f"if not t: empty({F}, t)")
-                    indent = ""
-                else:
-                    lines.append(f"{var} = ABSENT")
-                    lines.append("if t:")
-                    indent = "    "
-                kind = field.kind
-                if kind is Kind.STR:
-                    lines.append(f"{indent}{var} = t")
-                    if not build:  # dumps() finds text that is not UTF-8; without it, check
-                        lines.append(f"{indent}if not t.isascii(): utf8({F}, t)")
-                elif kind is Kind.INT:
-                    lines.extend(
-                        [
-                            f"{indent}try:",
-                            f"{indent}    {var} = int(t)",
-                            f"{indent}except ValueError:",
-                            f"{indent}    bad_int({F}, t)",
-                            f"{indent}if str({var}) != t or not INT64_MIN <= {var} <= INT64_MAX:",
-                            f"{indent}    bad_int({F}, t)",
-                        ]
-                    )
-                elif kind is Kind.DATETIME:
-                    moments[field.json_name] = moment
-                    if not field.required:
-                        lines.insert(len(lines) - 1, f"{moment} = None")
-                    lines.extend(
-                        [
-                            f"{indent}try:",
-                            f"{indent}    {moment} = fromiso(t)",
-                            f"{indent}except ValueError:",
-                            f"{indent}    {moment} = slow_dt({F}, t, None)",
-                            # RFC 3339 already, as isoformat() would write it (or with Z): send as is
-                            f"{indent}if (len(t) == 25 and t[7:23:3] in RFC25) or"
-                            f" (len(t) == 20 and t[7:20:3] == '-T::Z'):",
-                            f"{indent}    {var} = t",
-                            f"{indent}else:",
-                            f"{indent}    {var} = {moment} = slow_dt({F}, t, {moment})",
-                        ]
-                    )
-                else:
-                    lines.append(f"{indent}{var} = {const(self.encoder.text_converter(field))}(t)")
-                if field.required:
-                    required_items.append(f"{field.json_name!r}: {var}")
-                else:
-                    optional_items.append((field.json_name, var))
+                    items.append(f"{field.json_name!r}: {emit_object(field.schema)}")
+                elif field.path in value:
+                    if field.required:
+                        items.append(f"{field.json_name!r}: {value[field.path]}")
+                    else:
+                        optional_items.append((field.json_name, value[field.path]))
             for first, second in INTERVAL_RULES:
-                if first in moments and second in moments:
-                    low, high = moments[first], moments[second]
-                    guard = "" if obj.by_json_name[first].required else f"{low} is not None and "
-                    guard += "" if obj.by_json_name[second].required else f"{high} is not None and "
+                low_field = obj.by_json_name.get(first)
+                high_field = obj.by_json_name.get(second)
+                if low_field is None or high_field is None:
+                    continue
+                low, high = moment.get(low_field.path), moment.get(high_field.path)
+                if low is not None and high is not None:
+                    guard = "" if low_field.required else f"{low} is not None and "
+                    guard += "" if high_field.required else f"{high} is not None and "
                     lines.append(
                         f"if {guard}{high} < {low}: "
                         f"before({const(obj)}, {first!r}, {second!r}, {low}, {high})"
                     )
             name = f"o{next(counter)}"
             if build:
-                lines.append(f"{name} = {{{', '.join(required_items)}}}")
-                for json_name, var in optional_items:
-                    lines.append(f"if {var} is not ABSENT: {name}[{json_name!r}] = {var}")
+                lines.append(f"{name} = {{{', '.join(items)}}}")
+                for json_name, expression in optional_items:
+                    lines.append(
+                        f"if {expression} is not ABSENT: {name}[{json_name!r}] = {expression}"
+                    )
             return name
 
         root = emit_object(schema)
@@ -655,20 +683,15 @@ class CsvRowEncoder:
         if build:
             end = (
                 "    try:\n"
-                f"        return dumps({root})\n"
+                f"        return dumps({root}){f' + {suffix!r}' if suffix else ''}\n"
                 "    except JSONEncodeError:\n"
                 "        raise not_utf8(HEADER, cells) from None\n"
             )
         else:
             end = "    return None\n"
-        source = (
-            "def encode_row(cells):\n"
-            f"    if len(cells) != {self.width}: bad_width(cells)\n"
-            f"{body}\n"
-            f"{end}"
-        )
-        encoder = self.encoder
+        source = f"def encode_row(cells):\n{body}\n{end}"
         width = self.width
+        where = [(f, positions[f.path]) for f in leaves]
 
         def bad_width(cells: Sequence[str]) -> None:
             raise RowProblem(
@@ -678,14 +701,24 @@ class CsvRowEncoder:
                 "check for a stray delimiter or a missing quote",
             )
 
-        def empty(field: Field, text: str) -> None:
-            raise RowProblem(field.path, text, ObservationEncoder._empty_message(field, "empty"))
+        def empty_cell(cells: Sequence[str]) -> None:
+            for f, position in where:
+                if f.required and not cells[position]:
+                    raise RowProblem(
+                        f.path, cells[position], ObservationEncoder._empty_message(f, "empty")
+                    )
 
-        def bad_int(field: Field, text: str) -> None:
-            encoder._text_int(field, text)  # raises the precise problem
-            raise RowProblem(field.path, text, f"{field.path} must be an integer")  # unreachable
+        def bad_ints(cells: Sequence[str]) -> None:
+            for f, position in where:
+                if f in ints:
+                    encoder._text_int(f, cells[position])  # raises for the bad one
 
-        def slow_dt(field: Field, text: str, parsed: Any) -> datetime.datetime:
+        def bad_moments(cells: Sequence[str]) -> None:
+            for f, position in where:
+                if f in moments:
+                    encoder._text_datetime(f, cells[position])  # raises for the bad one
+
+        def slow_dt(field: Field, text: str) -> datetime.datetime:
             return encoder._text_datetime(field, text)
 
         def before(obj: ObjectSchema, first: str, second: str, low: Any, high: Any) -> None:
@@ -700,25 +733,24 @@ class CsvRowEncoder:
         namespace: dict[str, Any] = {
             "K": consts,
             "ABSENT": _MISSING,
-            "INT64_MIN": INT64_MIN,
-            "INT64_MAX": INT64_MAX,
             "fromiso": _fromisoformat,
             # the separators of YYYY-MM-DDTHH:MM:SS+HH:MM at positions 7, 10, ..., 22
             "RFC25": ("-T::+:", "-T::-:"),
             "dumps": orjson.dumps,
-            "empty": empty,
-            "bad_int": bad_int,
-            "bad_width": bad_width,
-            "not_utf8": _not_utf8,
             "JSONEncodeError": orjson.JSONEncodeError,
             "HEADER": self.header,
+            "not_utf8": _not_utf8,
+            "bad_width": bad_width,
+            "empty_cell": empty_cell,
+            "bad_ints": bad_ints,
+            "bad_moments": bad_moments,
             "slow_dt": slow_dt,
             "before": before,
             "utf8": utf8,
         }
         kind = "encoder" if build else "checker"
         exec(compile(source, f"<genomcore csv row {kind} {id(self):x}>", "exec"), namespace)
-        if build:
+        if build and not suffix:
             self.source = source
         return namespace["encode_row"]
 
