@@ -10,7 +10,7 @@ Examples:
     ...      "point": {"start": "2024-04-01T00:00:00Z", "end": "2024-04-01T00:01:00Z",
     ...                "value": 12}}]
     >>> api.time_series.create_time_series(body=observations, chunksize=300)
-    UploadReport(sent=1, stored=1, chunks=1, retries=0, duration=...)
+    UploadReport(sent=1, stored=1, rejected=0, chunks=1, retries=0, skipped_chunks=0, duration=...)
 """
 
 from .client import GenomcoreApiClient
@@ -22,9 +22,13 @@ from .errors import (
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
+    DeadlineExceededError,
     DeleteUnverifiedError,
     GenomcoreError,
+    InputFormatError,
+    InvalidInputError,
     InvalidObservation,
+    JournalError,
     ObservationValidationError,
     PaginationError,
     PayloadTooLargeError,
@@ -33,9 +37,10 @@ from .errors import (
     ServerError,
     TransportError,
     UnprocessableEntityError,
+    UploadError,
 )
 from .query import TimeSeriesQuery
-from .upload import UploadReport
+from .upload import ChunkResult, UploadEvent, UploadReport
 
 __version__ = "0.1.0"
 
@@ -45,12 +50,17 @@ __all__ = [
     "ApiTimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ChunkResult",
     "ConfigurationError",
+    "DeadlineExceededError",
     "DeleteReport",
     "DeleteUnverifiedError",
     "GenomcoreApiClient",
     "GenomcoreError",
+    "InputFormatError",
+    "InvalidInputError",
     "InvalidObservation",
+    "JournalError",
     "ObservationValidationError",
     "PaginationError",
     "PayloadTooLargeError",
@@ -60,6 +70,8 @@ __all__ = [
     "TimeSeriesQuery",
     "TransportError",
     "UnprocessableEntityError",
+    "UploadError",
+    "UploadEvent",
     "UploadReport",
     "__version__",
 ]

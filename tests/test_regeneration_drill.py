@@ -228,10 +228,6 @@ def test_regenerated_models_carry_the_new_fields(regenerated: Path, tmp_path: Pa
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs wire_schema + emulator schema derivation from branches upload/emuperf",
-)
 def test_facade_round_trip_on_the_regenerated_client(regenerated: Path, tmp_path: Path) -> None:
     out = run_with(regenerated, ROUND_TRIP, tmp_path)
     assert out["generated"].startswith(str(regenerated))
