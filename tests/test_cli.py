@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import pty
 import select
@@ -124,7 +125,9 @@ def test_query_formats_stream(emulator: Emulator, sample_csv: Path, tmp_path: Pa
     jsonl = run_cli("ts", "query", *day, "--format", "jsonl", emulator=emulator, cwd=tmp_path)
     lines = jsonl.stdout.splitlines()
     assert len(lines) == 2_880
-    assert '"timestamp":"2015-07-05T00:00:00Z"' in lines[0]
+    first = json.loads(lines[0])
+    assert first["timestamp"] == "2015-07-05T00:00:00+00:00"
+    assert first["meta"]["metric"] == "activity_counts" and "id" in first
     table = run_cli(
         "ts", "query", *day, "--sort", "desc", "--format", "table", emulator=emulator, cwd=tmp_path
     )
@@ -140,7 +143,7 @@ def test_query_formats_stream(emulator: Emulator, sample_csv: Path, tmp_path: Pa
         "value",
     ]
     assert len(rows) == 2_881
-    assert "2015-07-05T23:59:30Z" in rows[1]
+    assert "2015-07-05T23:59:30+00:00" in rows[1]
 
 
 def test_bad_file_exits_2_and_sends_nothing(emulator: Emulator, tmp_path: Path) -> None:
@@ -269,3 +272,29 @@ def test_query_of_nothing_is_empty_but_well_formed(
     assert result.returncode == 0, result.stderr
     expected_lines = {"csv": 1, "jsonl": 0, "table": 1}[fmt]
     assert len(result.stdout.splitlines()) == expected_lines
+
+
+def test_query_with_a_naive_start_is_refused_before_sending(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    result = run_cli(
+        "ts", "query", "--start", "2015-07-05T00:00:00", emulator=emulator, cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert "2015-07-05T00:00:00" in result.stderr
+    assert emulator.state.status_counts == {}
+
+
+def test_delete_whose_answer_is_lost_is_verified(
+    emulator: Emulator, sample_csv: Path, tmp_path: Path
+) -> None:
+    run_cli("ts", "upload", str(sample_csv), emulator=emulator, cwd=tmp_path)
+    emulator.set_faults(drop_rate=1.0, operations={"deleteTimeSeries"})
+    result = run_cli(
+        "ts", "delete", "--user-id", "1", "--batch", "actiwatch-2015-07-04", "--metric", "sleep_wake", "--yes",
+        emulator=emulator, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "connection was lost" in result.stdout
+    assert "Verified: no matching observations remain." in result.stdout
+    assert emulator.state.store.count() == 20_160

@@ -31,6 +31,13 @@ def register(commands: Any) -> None:
     parser.add_argument("--batch", required=True, metavar="B")
     parser.add_argument("--metric", required=True, metavar="M")
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    parser.add_argument(
+        "--verify-timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="if the connection drops before the answer, keep checking for up to S seconds (default 30)",
+    )
     add_credential_arguments(parser)
     parser.set_defaults(handler=run)
 
@@ -57,32 +64,24 @@ def run(args: argparse.Namespace) -> int:
     body = {"userId": args.user_id, "batch": args.batch, "metric": args.metric}
     try:
         with open_client(args) as client:
-            result = client.time_series.delete_time_series(body=body)
-            remaining = client.time_series.query_time_series(
-                page=0,
-                pageSize=1,
-                body={
-                    "filter": {
-                        "meta.userId": args.user_id,
-                        "meta.batch": args.batch,
-                        "meta.metric": args.metric,
-                    }
-                },
-            ).total
+            report = client.time_series.delete_time_series(
+                body=body, verify_timeout=args.verify_timeout
+            )
     except (ConfigurationError, QueryValidationError) as exc:
         print(f"genomcore ts delete: {exc}", file=sys.stderr)
         return 2
     except GenomcoreError as exc:
         print(f"genomcore ts delete: {exc}", file=sys.stderr)
         return 1
-    deleted = getattr(result, "deleted", None)
-    print(
-        f"Deleted {deleted:,} observations."
-        if isinstance(deleted, int)
-        else "Deleted: count unknown (connection lost)."
-    )
-    if remaining == 0:
+    if report.deleted is not None:
+        print(f"Deleted {report.deleted:,} observations.")
+    else:
+        print(f"The connection was lost before the answer ({report.error}); checked with a query.")
+    if report.verified:
         print("Verified: no matching observations remain.")
         return 0
-    print(f"Not verified: {remaining:,} matching observations remain.")
+    print(
+        f"Still present: {report.remaining:,} matching observations remain; "
+        "run the same delete again."
+    )
     return 1

@@ -7,11 +7,30 @@ seconds, so logs stay readable.
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import time
 from typing import Any, TextIO
 
 __all__ = ["UploadProgressDisplay"]
+
+
+def _terminal_shape(stream: TextIO) -> tuple[int, int] | None:
+    """None when the terminal reports its size (tqdm follows resizes), else a fallback.
+
+    A terminal that reports 0 columns or rows (a bare pseudo-terminal) would
+    get no bar at all (tqdm hides bars below the last row); ``$COLUMNS`` and
+    ``$LINES``, or 100 x 20, are used then.
+    """
+    try:
+        size = os.get_terminal_size(stream.fileno())
+        if size.columns > 0 and size.lines > 0:
+            return None
+    except (OSError, ValueError, AttributeError):
+        pass
+    fallback = shutil.get_terminal_size((100, 20))
+    return (fallback.columns or 100, fallback.lines or 20)
 
 
 class UploadProgressDisplay:
@@ -49,12 +68,15 @@ class UploadProgressDisplay:
             except ImportError:
                 self.live = False
             else:
+                shape = _terminal_shape(self.stream)
                 self._bar = tqdm(
                     total=total_rows,
                     unit="rows",
                     unit_scale=True,
                     file=self.stream,
-                    dynamic_ncols=True,
+                    dynamic_ncols=shape is None,
+                    ncols=shape[0] if shape else None,
+                    nrows=shape[1] if shape else None,
                     mininterval=0.1,
                     desc="upload",
                 )

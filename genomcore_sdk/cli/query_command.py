@@ -63,42 +63,27 @@ def register(commands: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def build_query_body(args: argparse.Namespace) -> dict[str, Any]:
-    """The query body the flags describe."""
-    conditions: dict[str, Any] = {}
-    for flag, field in (
-        ("user_id", "meta.userId"),
-        ("batch", "meta.batch"),
-        ("metric", "meta.metric"),
-        ("source", "meta.source"),
-        ("external_id", "meta.externalId"),
-    ):
-        values = getattr(args, flag)
-        if values:
-            conditions[field] = {"$in": list(values)}
-    body: dict[str, Any] = {
-        "filter": conditions,
-        "sort": {"timestamp": 1 if args.sort == "asc" else -1},
-    }
-    if args.start:
-        body["beforeDate"] = args.start
-    if args.end:
-        body["afterDate"] = args.end
-    return body
-
-
 def iter_observations(
-    client: GenomcoreApiClient, body: dict[str, Any], page_size: int
+    client: GenomcoreApiClient, args: argparse.Namespace
 ) -> Iterator[dict[str, Any]]:
-    """Every matching observation as a dict, fetching pages lazily."""
-    page = 0
-    while True:
-        result = client.time_series.query_time_series(page=page, pageSize=page_size, body=body)
-        for observation in result.data:
-            yield observation.to_dict()
-        if not result.has_more or not result.data:
-            return
-        page += 1
+    """Every observation the flags select, as dicts, fetching pages lazily.
+
+    The criteria are checked (``QueryValidationError``) before the first request.
+    """
+    observations = client.time_series.iter_time_series(
+        user_ids=args.user_id,
+        batches=args.batch,
+        metrics=args.metric,
+        sources=args.source,
+        external_ids=args.external_id,
+        start=args.start,
+        end=args.end,
+        sort=args.sort,
+        page_size=args.page_size,
+        max_retries=3,
+    )
+    for observation in observations:
+        yield observation.to_dict()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,13 +91,13 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.page_size <= 5000:
         print("genomcore ts query: --page-size must be from 1 to 5000", file=sys.stderr)
         return 2
-    body = build_query_body(args)
     out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
     count = 0
     try:
         with open_client(args) as client:
+            observations = iter_observations(client, args)
             writer = make_writer(args.format, out)
-            for observation in iter_observations(client, body, args.page_size):
+            for observation in observations:
                 writer.write(observation)
                 count += 1
             writer.close()
