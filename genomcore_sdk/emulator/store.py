@@ -127,7 +127,7 @@ def format_instant(micros: int) -> str:
         '2015-07-04T08:45:00Z'
     """
     moment = _EPOCH + timedelta(microseconds=micros)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    text = f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%S")  # %Y drops zeros before 1000
     if moment.microsecond:
         text += f".{moment.microsecond:06d}"
     return text + "Z"
