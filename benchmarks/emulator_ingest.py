@@ -1,8 +1,10 @@
 """How fast the emulator ingests: pre-serialized bodies posted back to back by a bare httpx client.
 
-Run: ``.venv/bin/python benchmarks/emulator_ingest.py [ROWS] [CHUNK]`` (default 300,000 rows
-from the real sample, repeated with distinct batches, in bodies of 1000). The emulator runs as
-a separate process (``Emulator(in_process=False)``), so this measures the server, not the client.
+Run: ``make bench-emulator``, or ``.venv/bin/python benchmarks/emulator_ingest.py [ROWS] [CHUNK]``
+(default 300,000 rows from the real sample, repeated with distinct batches, in bodies of 1000).
+The emulator runs as a separate process (``Emulator(in_process=False)``); besides the
+observations per second (which include the client's share), it prints the emulator's own CPU
+time per observation, read from /proc, which the machine's other load disturbs less.
 """
 
 from __future__ import annotations
@@ -74,7 +76,8 @@ def main() -> None:
         ) as http,
     ):
         http.post("/v1/time-series", content=bodies[0]).raise_for_status()  # warm up
-        pid = emu._process.pid if emu._process is not None else os.getpid()
+        pid = emu.pid
+        assert pid is not None
         cpu_before = process_cpu(pid)
         started = time.perf_counter()
         for number, body in enumerate(bodies[1:], 1):

@@ -19,6 +19,7 @@ from genomcore_sdk.emulator.ingest import (
     parse_instant,
 )
 from genomcore_sdk.emulator.schema import derive_schema
+from genomcore_sdk.emulator.store import format_instant
 from tests.test_emulator_schema import RegeneratedMeta, RegeneratedPoint
 
 _EPOCH = datetime.datetime(1970, 1, 1)
@@ -88,6 +89,17 @@ def test_parse_instant_matches_a_reference(case: tuple[str, int | None]) -> None
             parse_instant(text)
     else:
         assert parse_instant(text) == expected
+
+
+@given(rfc3339().filter(lambda case: case[1] is not None))
+def test_stored_instants_are_answered_in_utc_and_mean_the_same(
+    case: tuple[str, int | None],
+) -> None:
+    text, micros = case
+    answered = format_instant(parse_instant(text))
+    assert answered.endswith("Z")
+    assert len(answered) in (20, 27)  # 2024-04-01T00:00:00Z, or with .ffffff
+    assert parse_instant(answered) == micros
 
 
 @pytest.mark.parametrize("text", BAD_INSTANTS)

@@ -20,11 +20,18 @@ from starlette.routing import Route
 
 from .faults import FaultInjector
 from .filters import FilterError, compile_filter, compile_sort, parse_instant
-from .ingest import INT64_MAX, INT64_MIN, BodyRejected, ObservationParser
+from .ingest import INT64_MAX, INT64_MIN, BodyRejected, ObservationParser, parse_observations
 from .store import IdempotencyConflict, ObservationStore
 from .tokens import RefreshRefused, TokenIssuer
 
-__all__ = ["MAX_BODY_BYTES", "MAX_ITEMS", "MAX_PAGE_SIZE", "EmulatorState", "build_app"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_ITEMS",
+    "MAX_PAGE_SIZE",
+    "EmulatorState",
+    "build_app",
+    "parse_observations",  # from .ingest; tests of the client import it from here
+]
 
 logger = logging.getLogger("genomcore_sdk.emulator")
 

@@ -28,6 +28,7 @@ Examples:
 from __future__ import annotations
 
 import datetime
+import functools
 import operator
 import re
 from collections.abc import Callable, Iterable
@@ -49,6 +50,7 @@ __all__ = [
     "PointRow",
     "SeriesKey",
     "parse_instant",
+    "parse_observations",
 ]
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -472,9 +474,9 @@ class ObservationParser:
         self, index: int, item: Any, problems: list[dict[str, Any]]
     ) -> tuple[SeriesKey, int, int, int, str | None] | None:
         def problem(field: str, message: str) -> None:
-            entry: dict[str, Any] = {"index": index, "message": message}
-            if field:
-                entry["field"] = field
+            entry: dict[str, Any] = {"index": index, "field": field, "message": message}
+            if not field:
+                del entry["field"]  # the whole item
             problems.append(entry)
 
         if not isinstance(item, dict):
@@ -544,6 +546,34 @@ class ObservationParser:
                 problem(f"{spec.name}.{field.name}", str(exc))
                 ok = False
         return checked if ok else None
+
+
+def parse_observations(
+    items: list[Any], parser: ObservationParser | None = None
+) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
+    """Check already-decoded observations as a create request would: (rows, problems).
+
+    Each row is ``(userId, source, metric, externalId, batch, start µs, end µs,
+    value)``; ``problems`` are the 422 (or 400/413) answer's details, empty when
+    all is well. For tests that ask "would the server take this?".
+
+    Example:
+        >>> rows, problems = parse_observations([{"meta": {"userId": 1}, "point": {}}])
+        >>> rows, problems[0]
+        ([], {'index': 0, 'field': 'meta.source', 'message': 'is required'})
+    """
+    parser = parser if parser is not None else _default_parser()
+    try:
+        parsed = parser.parse(msgspec.json.encode(items))
+    except BodyRejected as exc:
+        return [], exc.details or [{"message": exc.message}]
+    rows = [(*parsed.series[i][:5], start, end, value) for i, start, end, value, _ in parsed.points]
+    return rows, []
+
+
+@functools.cache
+def _default_parser() -> ObservationParser:
+    return ObservationParser()
 
 
 def _extras_column(extras: list[str | None], count: int) -> list[str | None] | None:
