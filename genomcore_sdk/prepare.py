@@ -17,10 +17,12 @@ Memory stays flat whatever the input size:
   row into a temporary spool (in memory up to :data:`SPOOL_MEMORY_BYTES`, then
   on disk, about 200 bytes per observation), which pass two reads back.
 
-Rows are pulled in batches of one chunk and a whole batch is checked or
-encoded by C-level loops (a list comprehension; ``BytesIO.writelines`` over the
-rows' JSON items, so no row's bytes outlive the write); only a batch holding an
-invalid (or blank) row is walked row by row, for its row and line numbers.
+Rows are pulled in batches of one chunk. A whole batch is checked in one
+tight loop, or encoded with ``BytesIO.writelines`` over the rows' JSON items
+(a C-level loop in which no row's bytes outlive the write: keeping a thousand
+small ``bytes`` alive per chunk costs more in page faults than encoding them).
+Only a batch holding an invalid (or blank) row is walked row by row, for its
+row and line numbers.
 
 A chunk's request body is the JSON array of its observations
 (:func:`chunk_body`); its :func:`content_hash` keys the journal and the

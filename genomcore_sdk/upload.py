@@ -647,6 +647,11 @@ class UploadCore:
 
     # -- the end ------------------------------------------------------------------
 
+    def close(self) -> None:
+        """Close the failed-rows file, if open (``finish`` does it; this is for crashes)."""
+        if self._failed_rows is not None:
+            self._failed_rows.close()
+
     def _drain_unsent(self) -> None:
         cause = self.aborted
         unsent: list[ChunkJob] = list(self._pending)
@@ -953,8 +958,11 @@ def upload(client: BaseClient, body: Any, options: UploadOptions) -> UploadRepor
                 assert prepared.chunk_hashes is not None
                 journal.verify(prepared.chunk_hashes)
             core = UploadCore(prepared, options, journal=journal, started=started)
-            ThreadedSender(client, core, options.max_concurrency).run()
-            return core.finish()
+            try:
+                ThreadedSender(client, core, options.max_concurrency).run()
+                return core.finish()
+            finally:
+                core.close()
         finally:
             prepared.close()
     finally:
