@@ -557,7 +557,7 @@ def parse_observations(
     value)``; ``problems`` are the 422 (or 400/413) answer's details, empty when
     all is well. For tests that ask "would the server take this?".
 
-    Example:
+    Examples:
         >>> rows, problems = parse_observations([{"meta": {"userId": 1}, "point": {}}])
         >>> rows, problems[0]
         ([], {'index': 0, 'field': 'meta.source', 'message': 'is required'})
