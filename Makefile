@@ -9,12 +9,14 @@ STAMP := $(VENV)/.installed
 GEN_PKG := genomcore_ts_api
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv generate check-generated lint typecheck test test-fast demo bench emulator clean
+.PHONY: help venv generate check-generated lint typecheck test test-fast demo bench bench-emulator emulator clean docs
 
 help:
 	@echo "make demo             upload, query and delete the real sample against a local emulator"
 	@echo "make test             generated-code drift check, ruff, mypy --strict, the whole test suite"
 	@echo "make bench            upload benchmarks (not part of make test)"
+	@echo "make docs             the documentation site, into site/ (strict: any warning fails)"
+	@echo "make bench-emulator   the emulator's ingest speed alone (pre-serialized bodies)"
 	@echo "make generate         regenerate generated/ from openapi.yaml"
 	@echo "make emulator         run the emulator on 127.0.0.1:8080 (token: dev-token)"
 
@@ -28,13 +30,10 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # Generate into a scratch folder with the pinned generator and ruff (found on
-# PATH by the generator's post-hooks), add the py.typed marker, then copy.
+# PATH by the generator's post-hooks), add the py.typed marker. The recipe lives
+# in scripts/generate_client.py, shared with the regeneration drill test.
 define generate_into
-	rm -rf "$(1)" && mkdir -p "$(1)"
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/openapi-python-client generate --path openapi.yaml \
-		--config generator-config.yaml --meta none --output-path "$(1)/$(GEN_PKG)" >/dev/null
-	rm -rf "$(1)/$(GEN_PKG)/.ruff_cache"
-	touch "$(1)/$(GEN_PKG)/py.typed"
+	$(PY) scripts/generate_client.py --spec openapi.yaml --output "$(1)"
 endef
 
 generate: $(STAMP)
@@ -50,7 +49,7 @@ check-generated: $(STAMP)
 	@rm -rf "$(TMPGEN)"
 	@echo "generated/ is up to date with openapi.yaml"
 
-LINT_PATHS := genomcore_sdk tests examples $(wildcard benchmarks/*.py)
+LINT_PATHS := genomcore_sdk tests examples conftest.py scripts docs/examples $(wildcard benchmarks/*.py)
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)
@@ -68,8 +67,17 @@ test-fast: $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/demo.py examples/data/actigraphy_week.csv
 
+# (a) the vendor's script style, (b) this SDK, (c) the floor, against one emulator process;
+# the last line is `bench: sdk_vs_naive=<b/a> sdk_vs_floor=<c/b> peak_rss_mb=<MB>`.
 bench: $(STAMP)
 	$(PY) benchmarks/upload_bench.py
+
+# mkdocs-material + mkdocstrings, strict. tests/test_docs_examples.py builds it in make test too.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+bench-emulator: $(STAMP)
+	$(PY) benchmarks/emulator_ingest.py
 
 emulator: $(STAMP)
 	$(BIN)/genomcore emulator --port 8080 --db emulator.sqlite3 --token dev-token --refresh-token dev-refresh

@@ -1,6 +1,7 @@
 """The main job end to end on the real sample, against a local emulator.
 
-Starts the emulator on a free port, uploads the CSV, queries one day back,
+Starts the emulator on a free port, uploads the CSV file (the SDK reads,
+validates and streams it), queries one day back,
 prints counts per metric, deletes the batch, shows nothing is left, stops.
 
     python examples/demo.py examples/data/actigraphy_week.csv
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -18,35 +18,25 @@ from genomcore_sdk import GenomcoreApiClient
 from genomcore_sdk.emulator import Emulator
 
 
-def read_observations(path: Path) -> list[dict[str, object]]:
-    """The vendor's CSV layout as the list of dicts the API takes."""
+def describe(path: Path) -> tuple[int, list[int], list[str], list[str]]:
+    """Rows, users, batches and metrics of a CSV in the vendor layout (for the delete step)."""
+    users: set[int] = set()
+    batches: set[str] = set()
+    metrics: set[str] = set()
+    count = 0
     with path.open(newline="", encoding="utf-8-sig") as handle:
-        return [
-            {
-                "meta": {
-                    "userId": int(row["meta.userId"]),
-                    "source": row["meta.source"],
-                    "metric": row["meta.metric"],
-                    "externalId": row["meta.externalId"],
-                    "batch": row["meta.batch"],
-                },
-                "point": {
-                    "start": row["point.start"],
-                    "end": row["point.end"],
-                    "value": int(row["point.value"]),
-                },
-            }
-            for row in csv.DictReader(handle)
-        ]
+        for row in csv.DictReader(handle):
+            users.add(int(row["meta.userId"]))
+            batches.add(row["meta.batch"])
+            metrics.add(row["meta.metric"])
+            count += 1
+    return count, sorted(users), sorted(batches), sorted(metrics)
 
 
 def main(csv_path: str) -> int:
     path = Path(csv_path)
-    observations = read_observations(path)
-    users = sorted({o["meta"]["userId"] for o in observations})  # type: ignore[index]
-    batches = sorted({o["meta"]["batch"] for o in observations})  # type: ignore[index]
-    metrics = sorted({o["meta"]["metric"] for o in observations})  # type: ignore[index]
-    print(f"Read {len(observations):,} observations from {path}")
+    rows, users, batches, metrics = describe(path)
+    print(f"{path}: {rows:,} observations")
     print(f"  users {users}, batches {batches}, metrics {metrics}")
 
     with Emulator(token="demo-token", refresh_token="demo-refresh", in_process=False) as emu:
@@ -55,14 +45,12 @@ def main(csv_path: str) -> int:
             token="demo-token", refresh_token="demo-refresh", base_url=emu.base_url
         )
 
-        started = time.monotonic()
-        report = api.time_series.create_time_series(
-            body=observations, chunksize=1000, max_retries=3
-        )
-        elapsed = time.monotonic() - started
+        # the SDK reads, validates and streams the CSV itself
+        report = api.time_series.create_time_series(path, chunksize=1000, max_retries=3)
         print(
             f"Uploaded: {report.stored:,} stored of {report.sent:,} sent in {report.chunks} chunks "
-            f"({elapsed:.1f} s, {report.stored / elapsed:,.0f} observations/s)"
+            f"({report.duration:.1f} s, {report.stored / report.duration:,.0f} observations/s, "
+            f"{report.retries} retries)"
         )
 
         day = {"beforeDate": "2015-07-05", "afterDate": "2015-07-06"}
@@ -101,7 +89,7 @@ def main(csv_path: str) -> int:
         print(f"Deleted in all: {deleted:,}; left in the batch: {left}")
         api.close()
     print("Emulator stopped.")
-    return 0 if left == 0 and report.stored == len(observations) else 1
+    return 0 if left == 0 and report.stored == rows else 1
 
 
 if __name__ == "__main__":

@@ -1,12 +1,20 @@
 """genomcore-sdk: the Python SDK of the Genomcore Time Series API.
 
-Example:
+Examples:
+    >>> import os
     >>> from genomcore_sdk import GenomcoreApiClient
-    >>> api = GenomcoreApiClient(token="...", refresh_token="...")  # doctest: +SKIP
-    >>> api.time_series.create_time_series(body=observations, chunksize=300)  # doctest: +SKIP
+    >>> api = GenomcoreApiClient(token=os.getenv("TOKEN"), refresh_token=os.getenv("REFRESH_TOKEN"))
+    >>> observations = [
+    ...     {"meta": {"userId": 1, "source": "watch", "metric": "steps", "externalId": "W-1",
+    ...               "batch": "b1"},
+    ...      "point": {"start": "2024-04-01T00:00:00Z", "end": "2024-04-01T00:01:00Z",
+    ...                "value": 12}}]
+    >>> api.time_series.create_time_series(body=observations, chunksize=300)
+    UploadReport(sent=1, stored=1, rejected=0, chunks=1, retries=0, skipped_chunks=0, duration=...)
 """
 
 from .client import GenomcoreApiClient
+from .deletion import DeleteReport
 from .errors import (
     ApiConnectionError,
     ApiError,
@@ -14,17 +22,25 @@ from .errors import (
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
+    DeadlineExceededError,
+    DeleteUnverifiedError,
     GenomcoreError,
+    InputFormatError,
+    InvalidInputError,
     InvalidObservation,
+    JournalError,
     ObservationValidationError,
+    PaginationError,
     PayloadTooLargeError,
     QueryValidationError,
     RateLimitError,
     ServerError,
     TransportError,
     UnprocessableEntityError,
+    UploadError,
 )
-from .upload import UploadReport
+from .query import TimeSeriesQuery
+from .upload import ChunkResult, UploadEvent, UploadReport
 
 __version__ = "0.1.0"
 
@@ -34,17 +50,28 @@ __all__ = [
     "ApiTimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ChunkResult",
     "ConfigurationError",
+    "DeadlineExceededError",
+    "DeleteReport",
+    "DeleteUnverifiedError",
     "GenomcoreApiClient",
     "GenomcoreError",
+    "InputFormatError",
+    "InvalidInputError",
     "InvalidObservation",
+    "JournalError",
     "ObservationValidationError",
+    "PaginationError",
     "PayloadTooLargeError",
     "QueryValidationError",
     "RateLimitError",
     "ServerError",
+    "TimeSeriesQuery",
     "TransportError",
     "UnprocessableEntityError",
+    "UploadError",
+    "UploadEvent",
     "UploadReport",
     "__version__",
 ]

@@ -12,15 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import ModuleType, TracebackType
 from typing import Any, Self
 
 import httpx
 from genomcore_ts_api import Client as GeneratedClient
-from genomcore_ts_api.api.auth import refresh_token as refresh_op
-from genomcore_ts_api.models import RefreshRequest, TokenPair
 from genomcore_ts_api.types import Response as GeneratedResponse
 
 from .auth import RefreshedTokens, TokenAuth
@@ -157,6 +155,8 @@ class BaseClient:
         transport: an ``httpx.BaseTransport`` for the client the SDK creates.
         verify: TLS verification: True, False, a CA bundle path or an SSLContext.
         proxy: a proxy URL for every request.
+        on_tokens_refreshed: called with :class:`~genomcore_sdk.auth.RefreshedTokens`
+            after each token refresh (see :class:`~genomcore_sdk.auth.TokenAuth`).
     """
 
     def __init__(
@@ -170,13 +170,17 @@ class BaseClient:
         transport: httpx.BaseTransport | None = None,
         verify: Any = True,
         proxy: str | None = None,
+        on_tokens_refreshed: Callable[[RefreshedTokens], object] | None = None,
     ) -> None:
         self.base_url = resolve_base_url(base_url)
         self._timeout = DEFAULT_TIMEOUT if timeout is None else httpx.Timeout(timeout)
-        self._auth = TokenAuth(token, refresh_token, self._refresh_tokens)
+        self._auth = TokenAuth(
+            token, refresh_token, base_url=self.base_url, on_tokens_refreshed=on_tokens_refreshed
+        )
         self._owns_http = http_client is None
         if http_client is None:
             http_client = httpx.Client(
+                auth=self._auth,  # so `client.generated` calls are authenticated too
                 timeout=self._timeout,
                 transport=transport,
                 verify=verify,
@@ -208,29 +212,22 @@ class BaseClient:
 
     @property
     def generated(self) -> GeneratedClient:
-        """The generated low-level client (unauthenticated; pass ``auth`` yourself)."""
+        """The generated low-level client, sharing this client's connections.
+
+        Its calls are authenticated (with :attr:`auth`) when the SDK created the
+        httpx client; with your own ``http_client``, set ``http_client.auth =
+        client.auth`` first.
+        """
         return self._api
 
-    def _refresh_tokens(self, refresh_token: str) -> RefreshedTokens:
-        with translate_transport_errors("Refreshing the access token"):
-            response = refresh_op.sync_detailed(
-                client=self._api, body=RefreshRequest(refresh_token=refresh_token)
-            )
-        if isinstance(response.parsed, TokenPair):
-            pair = response.parsed
-            rotated = pair.refresh_token if isinstance(pair.refresh_token, str) else None
-            return RefreshedTokens(pair.access_token, rotated, pair.expires_in)
-        error = api_error_from_response(
-            int(response.status_code), response.content, response.headers
-        )
-        raise AuthenticationError(
-            error.status_code,
-            f"Refreshing the access token was refused: {error.message}",
-            code=error.code,
-            request_id=error.request_id,
-            hint="The refresh token is invalid, expired or revoked: get new credentials "
-            "(token and refresh_token) and create the client again.",
-        )
+    @property
+    def auth(self) -> TokenAuth:
+        """The client's :class:`~genomcore_sdk.auth.TokenAuth` (shared token state).
+
+        Hand it to other httpx clients (for example an ``httpx.AsyncClient``) to
+        share one token and one refresh flight with this client.
+        """
+        return self._auth
 
     def call(self, operation: ModuleType, what: str, **kwargs: Any) -> Any:
         """Call a generated operation's ``sync_detailed`` with auth; return the parsed 2xx model.

@@ -7,11 +7,16 @@ Hierarchy::
 
     GenomcoreError
     ├── ConfigurationError          the client was set up wrongly (no token, bad URL)
-    ├── ObservationValidationError  client-side validation refused the input (nothing sent)
+    ├── InvalidInputError           the upload's input cannot be sent (nothing was sent)
+    │   ├── ObservationValidationError  client-side validation refused an observation
+    │   ├── InputFormatError        the input cannot be read (CSV header, body type)
+    │   └── JournalError            the resume journal does not match this upload
     ├── QueryValidationError        a query or delete body the API would refuse (nothing sent)
+    ├── PaginationError             the matches changed while reading pages
     ├── TransportError              no HTTP answer at all
     │   ├── ApiConnectionError      connection refused, reset or closed
-    │   └── ApiTimeoutError         the request timed out
+    │   ├── ApiTimeoutError         the request timed out
+    │   └── DeleteUnverifiedError   a delete got no answer and checking what remains failed
     ├── ApiError                    the server answered with an error status
     │   ├── BadRequestError         400
     │   ├── AuthenticationError     401, or a refused token refresh
@@ -19,15 +24,19 @@ Hierarchy::
     │   ├── UnprocessableEntityError 422
     │   ├── RateLimitError          429
     │   └── ServerError             5xx
+    ├── DeadlineExceededError       the upload's deadline passed before every chunk was sent
     └── UploadError                 some chunks of an upload were not stored
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+if TYPE_CHECKING:
+    from .upload import ChunkResult, UploadReport
 
 __all__ = [
     "ApiConnectionError",
@@ -36,15 +45,22 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
+    "DeadlineExceededError",
+    "DeleteUnverifiedError",
     "GenomcoreError",
+    "InputFormatError",
+    "InvalidInputError",
     "InvalidObservation",
+    "JournalError",
     "ObservationValidationError",
+    "PaginationError",
     "PayloadTooLargeError",
     "QueryValidationError",
     "RateLimitError",
     "ServerError",
     "TransportError",
     "UnprocessableEntityError",
+    "UploadError",
 ]
 
 
@@ -82,7 +98,29 @@ class InvalidObservation:
         return f"{where}, field {self.field!r}, value {self.value!r}: {self.message}"
 
 
-class ObservationValidationError(GenomcoreError, ValueError):
+class InvalidInputError(GenomcoreError, ValueError):
+    """The upload's input cannot be sent as it is; nothing was sent.
+
+    The command line answers these with exit status 2.
+    """
+
+
+class InputFormatError(InvalidInputError):
+    """The input cannot be read; nothing was sent.
+
+    For example a CSV header without the vendor's columns, an unreadable file,
+    or a ``body`` of a type the upload does not take.
+    """
+
+
+class JournalError(InvalidInputError):
+    """The resume journal does not belong to this upload, or is damaged; nothing was sent.
+
+    Another input, chunksize or server than the journal's, or a damaged file.
+    """
+
+
+class ObservationValidationError(InvalidInputError):
     """Client-side validation refused one or more observations; nothing was sent.
 
     Attributes:
@@ -100,6 +138,15 @@ class QueryValidationError(GenomcoreError, ValueError):
     """A query or delete request the API would refuse; it was not sent."""
 
 
+class PaginationError(GenomcoreError):
+    """Reading every page could skip or repeat observations, so it stopped.
+
+    Raised when the number of matches changes between pages or a page repeats
+    observations of the page before it: the data changed while it was read.
+    Read again once uploads and deletes of the queried data are over.
+    """
+
+
 class TransportError(GenomcoreError):
     """The request got no HTTP answer (connection failed, was closed, or timed out)."""
 
@@ -110,6 +157,14 @@ class ApiConnectionError(TransportError):
 
 class ApiTimeoutError(TransportError):
     """The request timed out before an answer arrived."""
+
+
+class DeleteUnverifiedError(TransportError):
+    """A delete got no answer, and the query to check what remains failed too.
+
+    The deletion may or may not have happened; query the observations (or
+    send the delete again: it is idempotent) once the API is reachable.
+    """
 
 
 class ApiError(GenomcoreError):
@@ -200,3 +255,43 @@ class ServerError(ApiError):
     def __init__(self, *args: Any, retry_after: float | None = None, **kwargs: Any) -> None:
         self.retry_after = retry_after
         super().__init__(*args, **kwargs)
+
+
+class DeadlineExceededError(GenomcoreError, TimeoutError):
+    """The upload's ``deadline`` passed: no new chunk and no retry was started after it."""
+
+
+class UploadError(GenomcoreError):
+    """Some chunks of an upload were not stored after their retries.
+
+    Everything else was still tried: the exception is raised at the end, and
+    tells exactly what happened to every chunk.
+
+    Attributes:
+        report: the :class:`~genomcore_sdk.upload.UploadReport` of the whole upload.
+        succeeded: the chunks the server stored (``ChunkResult``, with row ranges).
+        failed: the chunks that were certainly not stored (an error answer, or not
+            sent at all); their rows are in ``failed_rows_path``.
+        unknown: the chunks sent whose answer was lost (connection closed or timed
+            out): they may or may not be stored. Rerunning with the same
+            ``journal`` settles them without duplicates.
+        failed_rows_path: the CSV (vendor layout) holding the rows of ``failed``,
+            ready to re-upload; None when no chunk failed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        report: UploadReport,
+        succeeded: Sequence[ChunkResult],
+        failed: Sequence[ChunkResult],
+        unknown: Sequence[ChunkResult],
+        failed_rows_path: str | None,
+    ) -> None:
+        super().__init__(message)
+        self.report = report
+        self.succeeded = list(succeeded)
+        self.failed = list(failed)
+        self.unknown = list(unknown)
+        self.failed_rows_path = failed_rows_path

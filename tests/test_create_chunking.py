@@ -22,12 +22,18 @@ CHUNK = 7
         (3 * CHUNK + 2, [CHUNK, CHUNK, CHUNK, 2]),
     ],
 )
+@pytest.mark.parametrize("concurrency", [1, 8])
 def test_chunk_boundaries(
-    client: GenomcoreApiClient, emulator: Emulator, count: int, sizes: list[int]
+    client: GenomcoreApiClient, emulator: Emulator, count: int, sizes: list[int], concurrency: int
 ) -> None:
     rows = [observation(i) for i in range(count)]
-    report = client.time_series.create_time_series(body=rows, chunksize=CHUNK)
+    report = client.time_series.create_time_series(
+        body=rows, chunksize=CHUNK, max_concurrency=concurrency
+    )
     assert [r.inserted for r in report] == sizes
+    assert [(c.first_row, c.size) for c in report.chunk_results] == [
+        (i * CHUNK, size) for i, size in enumerate(sizes)
+    ]
     assert report.chunks == len(sizes)
     assert report.sent == report.stored == count
     assert emulator.state.store.count() == count

@@ -2,7 +2,13 @@
 
 Commands::
 
+    genomcore ts upload FILE [--chunksize N] [--concurrency N] [--max-retries N] ...
+    genomcore ts query [--user-id N] [--batch B] [--metric M] [--start ISO] [--end ISO] ...
+    genomcore ts delete --user-id N --batch B --metric M [--yes]
     genomcore emulator --port 8080 --db ts.sqlite3 --token T --refresh-token R
+
+Credentials and base URL come from flags, then the environment (``TOKEN``,
+``REFRESH_TOKEN``, ``GENOMCORE_BASE_URL``), then ``./.env``.
 
 Each command lives in its own module of this package and registers itself on
 the parser in :func:`build_parser`.
@@ -14,7 +20,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import emulator_command
+from . import delete_command, emulator_command, query_command, upload_command
 
 __all__ = ["build_parser", "main"]
 
@@ -32,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     ts = commands.add_parser("ts", help="time-series observations: upload, query, delete")
     ts_commands = ts.add_subparsers(dest="ts_command", metavar="COMMAND")
     ts_commands.required = True
+    upload_command.register(ts_commands)
+    query_command.register(ts_commands)
+    delete_command.register(ts_commands)
     return parser
 
 

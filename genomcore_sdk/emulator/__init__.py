@@ -9,18 +9,26 @@ From a shell::
 
     genomcore emulator --port 8080 --db ts.sqlite3 --token dev-token --refresh-token dev-refresh
 
-From Python (a pytest fixture, a notebook)::
+From Python (a pytest fixture, a notebook):
 
-    from genomcore_sdk import GenomcoreApiClient
-    from genomcore_sdk.emulator import Emulator
-
-    with Emulator(token="t", refresh_token="r") as emu:
-        client = GenomcoreApiClient(token="t", refresh_token="r", base_url=emu.base_url)
-        ...
+    >>> from genomcore_sdk import GenomcoreApiClient
+    >>> from genomcore_sdk.emulator import Emulator
+    >>> with Emulator(token="t", refresh_token="r") as emu:
+    ...     client = GenomcoreApiClient(token="t", refresh_token="r", base_url=emu.base_url)
+    ...     client.time_series.query_time_series(body={}).total
+    0
 
 ``Emulator()`` serves from a thread of the calling process by default; pass
 ``in_process=False`` to run it as a separate process (what benchmarks do, so
 that server and client do not share one interpreter lock).
+
+Tokens: the fixed ``token`` is valid for as long as the emulator runs (what
+scripts written from the vendor docs use). The refresh operation issues JWT
+access tokens living ``token_ttl`` seconds and rotates the refresh token on
+every use (a refresh token used twice is refused). To test expiry, start a
+client on :meth:`Emulator.mint_access_token` (``ttl=-1``: already expired)
+and read the counters on :attr:`Emulator.tokens` (see
+:mod:`genomcore_sdk.emulator.tokens`).
 """
 
 from __future__ import annotations
@@ -40,6 +48,8 @@ from .faults import FaultConfig
 
 if TYPE_CHECKING:
     from .app import EmulatorState
+    from .schema import ObservationSchema
+    from .tokens import TokenIssuer
 
 __all__ = ["Emulator", "FaultConfig"]
 
@@ -52,16 +62,22 @@ class Emulator:
         refresh_token: the refresh token the emulator accepts from the start.
         db: the SQLite file; a fresh temporary file when None (deleted on exit).
         port: the TCP port on 127.0.0.1; 0 picks a free one.
-        token_ttl: lifetime in seconds of access tokens issued by refresh.
+        token_ttl: lifetime in seconds of the JWT access tokens issued by refresh
+            (the fixed ``token`` never expires).
         in_process: serve from a thread of this process (True) or a child process.
         faults: faults to inject (see :mod:`genomcore_sdk.emulator.faults`); change
             them later with :meth:`set_faults` (in-process only).
+        schema: the observation schema to accept (in-process only), e.g.
+            ``derive_schema(NewMeta, NewPoint)`` from
+            :mod:`genomcore_sdk.emulator.schema`; by default it is derived from
+            the installed generated models, which is also how a child-process
+            emulator serves a regenerated client (put it first on ``PYTHONPATH``).
 
     Attributes:
         base_url: ``http://127.0.0.1:<port>`` once started.
         state: the live server state (storage, tokens, counters); in-process only.
 
-    Example:
+    Examples:
         >>> from genomcore_sdk.emulator import Emulator
         >>> with Emulator(token="t", refresh_token="r") as emu:
         ...     emu.base_url.startswith("http://127.0.0.1:")
@@ -78,7 +94,13 @@ class Emulator:
         token_ttl: float = 3600.0,
         in_process: bool = True,
         faults: FaultConfig | None = None,
+        schema: ObservationSchema | None = None,
     ) -> None:
+        if schema is not None and not in_process:
+            raise ValueError(
+                "schema= needs in_process=True; a child-process emulator derives its schema "
+                "from the generated models it imports (set PYTHONPATH to serve regenerated ones)"
+            )
         self.token = token
         self.refresh_token = refresh_token
         self._db_arg = os.fspath(db) if db is not None else None
@@ -86,6 +108,7 @@ class Emulator:
         self.token_ttl = token_ttl
         self.in_process = in_process
         self.faults = faults or FaultConfig()
+        self.schema = schema
         self.base_url = ""
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
         self._thread: threading.Thread | None = None
@@ -106,16 +129,42 @@ class Emulator:
         return os.path.join(self._tmpdir.name, "emulator.sqlite3")
 
     @property
+    def pid(self) -> int | None:
+        """The emulator's process id: the child's when ``in_process=False``, else this one's."""
+        if self._process is not None:
+            return self._process.pid
+        return os.getpid() if self._state is not None else None
+
+    @property
     def state(self) -> EmulatorState:
         """The running server's state (in-process emulators only)."""
         if self._state is None:
             raise RuntimeError("state is only available for a started, in-process Emulator")
         return self._state
 
+    @property
+    def tokens(self) -> TokenIssuer:
+        """The token issuer and its counters (in-process emulators only).
+
+        Examples:
+            >>> with Emulator(token_ttl=2) as emu:
+            ...     expired = emu.mint_access_token(ttl=-1)
+            ...     emu.tokens.refresh_calls, emu.tokens.unauthorized, emu.tokens.unreplayed_401s
+            (0, 0, 0)
+        """
+        return self.state.tokens
+
+    def mint_access_token(self, ttl: float | None = None) -> str:
+        """A JWT access token this emulator accepts for ``ttl`` seconds (default ``token_ttl``).
+
+        A negative ``ttl`` gives an already-expired token (in-process emulators only).
+        """
+        return self.state.tokens.mint_access_token(ttl)
+
     def set_faults(self, faults: FaultConfig | None = None, **rates: Any) -> None:
         """Change the injected faults of a running in-process emulator.
 
-        Example:
+        Examples:
             >>> with Emulator() as emu:
             ...     emu.set_faults(fail_rate=0.2, drop_rate=0.1)
             ...     emu.state.faults.config.fail_rate
@@ -174,6 +223,7 @@ class Emulator:
             refresh_token=self.refresh_token,
             token_ttl=self.token_ttl,
             faults=self.faults,
+            schema=self.schema,
         )
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

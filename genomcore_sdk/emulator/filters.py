@@ -1,18 +1,19 @@
 """The emulator's query engine: MongoDB-style filters and sorts compiled to SQLite SQL.
 
-The supported subset is the one ``openapi.yaml`` documents for ``QueryFilter``.
-Semantics follow MongoDB for documents whose fields always exist (every stored
-observation has every field):
+What a filter may say, and what it means, is defined once in
+:mod:`genomcore_sdk.filter_spec` (shared with the client's pre-send check);
+this module parses with it (``strict=False``: MongoDB's type bracketing, a
+value of another type never matches) and turns the parsed tree into a SQL
+boolean expression over the ``observations`` table of
+:mod:`genomcore_sdk.emulator.store`.
 
-* a field compared to a value of another type never matches (``$ne``/``$nin``
-  then always match), as MongoDB's type bracketing does; numbers of any kind
-  compare with numbers;
-* date-time fields (``timestamp``, ``point.start``, ``point.end``) compare
-  with RFC 3339 strings, which are parsed to instants;
-* ``null`` matches nothing (no stored field is null); ``$exists: true`` on a
-  known field matches everything.
+Every column is ``NOT NULL`` and every parameter is a number or a string, so
+the SQL is two-valued and ``NOT`` means "does not match". Integers beyond
+64 bits, which SQLite cannot bind, are decided without SQL (no stored value
+reaches them). SQLite compares integers with floats exactly, and strings by
+their UTF-8 bytes (the order of code points, as MongoDB's binary comparison).
 
-Anything else raises :class:`FilterError`, which the API answers with 400.
+Anything the API refuses raises :class:`FilterError` (the API answers 400).
 """
 
 from __future__ import annotations
@@ -22,39 +23,56 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["FIELDS", "FilterError", "compile_filter", "compile_sort", "parse_instant"]
-
-
-class FilterError(ValueError):
-    """A filter or sort the API refuses (answered with 400)."""
-
-
-# field name -> (SQL column, kind)
-FIELDS: dict[str, tuple[str, str]] = {
-    "meta.userId": ("user_id", "int"),
-    "meta.source": ("source", "str"),
-    "meta.metric": ("metric", "str"),
-    "meta.externalId": ("external_id", "str"),
-    "meta.batch": ("batch", "str"),
-    "point.start": ("ts", "datetime"),
-    "point.end": ("end_ts", "datetime"),
-    "point.value": ("value", "int"),
-    "timestamp": ("ts", "datetime"),
-    "id": ("id", "id"),
-}
-
-_COMPARISONS = {"$eq": "=", "$ne": "!=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
-_FIELD_OPERATORS = frozenset(
-    {*_COMPARISONS, "$in", "$nin", "$exists", "$regex", "$options", "$not"}
+from ..filter_spec import (
+    AllOf,
+    AnyOf,
+    Compare,
+    Const,
+    FilterSpecError,
+    In,
+    Node,
+    NoneOf,
+    Not,
+    Regex,
+    check_sort,
+    parse_filter,
+    regex_flags,
 )
-_LOGICAL = frozenset({"$and", "$or", "$nor"})
+from ..filter_spec import parse_instant as _parse_instant
+
+__all__ = [
+    "COLUMNS",
+    "FilterError",
+    "compile_filter",
+    "compile_node",
+    "compile_sort",
+    "parse_instant",
+    "regexp_match",
+    "to_micros",
+]
+
+FilterError = FilterSpecError
+"""A filter or sort the API refuses (answered with 400)."""
+
+COLUMNS: dict[str, str] = {
+    "meta.userId": "user_id",
+    "meta.source": "source",
+    "meta.metric": "metric",
+    "meta.externalId": "external_id",
+    "meta.batch": "batch",
+    "point.start": "ts",
+    "point.end": "end_ts",
+    "point.value": "value",
+    "timestamp": "ts",
+    "id": "id",
+}
+"""The SQL column behind each filterable or sortable field."""
+
+_SQL_OPERATORS = {"$eq": "=", "$ne": "!=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _TRUE = "1"
 _FALSE = "0"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$"
-)
 
 
 def to_micros(moment: datetime) -> int:
@@ -68,219 +86,103 @@ def parse_instant(text: str, *, allow_date: bool = False) -> int:
 
     Returns microseconds since the Unix epoch. Raises :class:`FilterError`.
     """
-    if allow_date and _DATE_ONLY.match(text):
-        try:
-            day = datetime.fromisoformat(text).replace(tzinfo=UTC)
-        except ValueError as exc:
-            raise FilterError(f"{text!r} is not a valid date: {exc}") from None
-        return to_micros(day)
-    if not _RFC3339.match(text):
-        raise FilterError(
-            f"{text!r} is not an RFC 3339 date-time with a UTC offset (e.g. 2024-04-01T00:00:00Z)"
-        )
-    try:
-        moment = datetime.fromisoformat(_trim_fraction(text))
-    except ValueError as exc:
-        raise FilterError(f"{text!r} is not a valid date-time: {exc}") from None
-    return to_micros(moment)
+    return to_micros(_parse_instant(text, allow_date=allow_date))
 
 
-def _trim_fraction(text: str) -> str:
-    """Cut fractional seconds beyond microseconds, which datetime cannot hold."""
-    dot = text.find(".")
-    if dot < 0:
-        return text
-    end = dot + 1
-    while end < len(text) and text[end].isdigit():
-        end += 1
-    if end - dot - 1 <= 6:
-        return text
-    return text[: dot + 7] + text[end:]
+def _static_int_outcome(op: str, value: int) -> bool | None:
+    """The result of ``column <op> value`` for every int64 column value, if ``value`` is beyond int64."""
+    if _INT64_MIN <= value <= _INT64_MAX:
+        return None
+    above = value > _INT64_MAX  # every stored value is below it
+    return {
+        "$eq": False,
+        "$ne": True,
+        "$gt": not above,
+        "$gte": not above,
+        "$lt": above,
+        "$lte": above,
+    }[op]
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _sql_value(field: str, kind: str, value: Any) -> Any | None:
-    """The SQL parameter for ``value`` compared to ``field``; None if the types never match."""
-    if kind in ("int", "id"):
-        if not _is_number(value):
-            return None
-        if isinstance(value, float) and value != value:  # NaN matches nothing
-            return None
-        return value
-    if kind == "str":
-        return value if isinstance(value, str) else None
-    # datetime
-    if isinstance(value, str):
-        try:
-            return parse_instant(value)
-        except FilterError as exc:
-            raise FilterError(f"field {field!r}: {exc}") from None
-    if isinstance(value, Mapping) and set(value) == {"$date"} and isinstance(value["$date"], str):
-        return parse_instant(value["$date"])
-    return None
+def _param(value: int | float | str | datetime) -> int | float | str:
+    return to_micros(value) if isinstance(value, datetime) else value
 
 
 class _Compiler:
     def __init__(self) -> None:
         self.params: list[Any] = []
 
-    def document(self, spec: Any, path: str) -> str:
-        if not isinstance(spec, Mapping):
-            raise FilterError(f"{path} must be an object, got {type(spec).__name__}")
-        parts = []
-        for key, value in spec.items():
-            if not isinstance(key, str):
-                raise FilterError(f"{path} has a non-string key {key!r}")
-            if key.startswith("$"):
-                parts.append(self.logical(key, value, path))
-            else:
-                parts.append(self.field(key, value))
-        if not parts:
-            return _TRUE
-        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+    def node(self, node: Node) -> str:
+        if isinstance(node, Const):
+            return _TRUE if node.value else _FALSE
+        if isinstance(node, Compare):
+            return self.compare(node)
+        if isinstance(node, In):
+            return self.membership(node)
+        if isinstance(node, Regex):
+            self.params.extend([node.pattern, node.options])
+            return f"regexp_match(?, ?, {COLUMNS[node.field]})"
+        if isinstance(node, Not):
+            return f"(NOT {self.node(node.child)})"
+        joined = [self.node(child) for child in node.children]
+        if isinstance(node, AllOf):
+            return "(" + " AND ".join(joined) + ")"
+        either = "(" + " OR ".join(joined) + ")"
+        if isinstance(node, AnyOf):
+            return either
+        assert isinstance(node, NoneOf)
+        return f"(NOT {either})"
 
-    def logical(self, op: str, value: Any, path: str) -> str:
-        if op not in _LOGICAL:
-            raise FilterError(
-                f"unsupported operator {op!r} at {path}; supported at this level: $and, $or, $nor"
-            )
-        if not isinstance(value, list) or not value:
-            raise FilterError(f"{op} needs a non-empty list of filters")
-        subs = [self.document(item, f"{op}[{i}]") for i, item in enumerate(value)]
-        if op == "$and":
-            return "(" + " AND ".join(subs) + ")"
-        joined = "(" + " OR ".join(subs) + ")"
-        return joined if op == "$or" else f"(NOT {joined})"
+    def compare(self, node: Compare) -> str:
+        if isinstance(node.value, int):
+            outcome = _static_int_outcome(node.op, node.value)
+            if outcome is not None:
+                return _TRUE if outcome else _FALSE
+        self.params.append(_param(node.value))
+        return f"{COLUMNS[node.field]} {_SQL_OPERATORS[node.op]} ?"
 
-    def field(self, name: str, condition: Any) -> str:
-        if name not in FIELDS:
-            known = ", ".join(sorted(f for f in FIELDS if f != "id"))
-            raise FilterError(f"unknown field {name!r}; filterable fields: {known}")
-        column, kind = FIELDS[name]
-        if isinstance(condition, Mapping) and any(
-            isinstance(k, str) and k.startswith("$") for k in condition
-        ):
-            return self.operators(name, column, kind, condition)
-        return self.compare(name, column, kind, "$eq", condition)
-
-    def operators(self, name: str, column: str, kind: str, ops: Mapping[str, Any]) -> str:
-        parts = []
-        for op, operand in ops.items():
-            if op not in _FIELD_OPERATORS:
-                raise FilterError(
-                    f"unsupported operator {op!r} on field {name!r}; supported: "
-                    + ", ".join(sorted(_FIELD_OPERATORS - {"$options"}))
-                )
-            if op == "$options":
-                if "$regex" not in ops:
-                    raise FilterError(f"$options without $regex on field {name!r}")
-                continue
-            if op in _COMPARISONS:
-                parts.append(self.compare(name, column, kind, op, operand))
-            elif op in ("$in", "$nin"):
-                parts.append(self.membership(name, column, kind, op, operand))
-            elif op == "$exists":
-                parts.append(_TRUE if bool(operand) else _FALSE)
-            elif op == "$regex":
-                parts.append(self.regex(name, column, kind, operand, ops.get("$options", "")))
-            else:  # $not
-                parts.append(self.negation(name, column, kind, operand))
-        if not parts:
-            return _TRUE
-        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
-
-    def compare(self, name: str, column: str, kind: str, op: str, operand: Any) -> str:
-        if isinstance(operand, Mapping) and kind != "datetime":
-            raise FilterError(
-                f"field {name!r}: {op} takes a value, not an object; "
-                f"unsupported operator in {dict(operand)!r}?"
-            )
-        if isinstance(operand, list):
-            # MongoDB compares a scalar field with an array by element equality only
-            # for $eq/$ne on the array itself: a scalar never equals an array.
-            return _TRUE if op == "$ne" else _FALSE
-        if operand is None:
-            return _TRUE if op == "$ne" else _FALSE
-        value = _sql_value(name, kind, operand)
-        if value is None:
-            return _TRUE if op == "$ne" else _FALSE
-        self.params.append(value)
-        return f"{column} {_COMPARISONS[op]} ?"
-
-    def membership(self, name: str, column: str, kind: str, op: str, operand: Any) -> str:
-        if not isinstance(operand, list):
-            raise FilterError(f"field {name!r}: {op} needs a list, got {operand!r}")
-        values = []
-        for item in operand:
-            if isinstance(item, Mapping) and kind != "datetime":
-                raise FilterError(f"field {name!r}: {op} items must be values, got {item!r}")
-            if item is None or isinstance(item, list):
-                continue
-            value = _sql_value(name, kind, item)
-            if value is not None:
-                values.append(value)
+    def membership(self, node: In) -> str:
+        values = [
+            _param(v)
+            for v in node.values
+            if not (isinstance(v, int) and not _INT64_MIN <= v <= _INT64_MAX)
+        ]
         if not values:
-            return _FALSE if op == "$in" else _TRUE
+            return _TRUE if node.negate else _FALSE
         self.params.extend(values)
         marks = ",".join("?" * len(values))
-        return f"{column} {'IN' if op == '$in' else 'NOT IN'} ({marks})"
+        return f"{COLUMNS[node.field]} {'NOT IN' if node.negate else 'IN'} ({marks})"
 
-    def regex(self, name: str, column: str, kind: str, pattern: Any, options: Any) -> str:
-        if not isinstance(pattern, str):
-            raise FilterError(f"field {name!r}: $regex needs a string pattern, got {pattern!r}")
-        if not isinstance(options, str) or set(options) - set("imsx"):
-            raise FilterError(f"field {name!r}: $options must use only the letters i, m, s, x")
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise FilterError(f"field {name!r}: invalid $regex {pattern!r}: {exc}") from None
-        if kind != "str":
-            return _FALSE
-        self.params.extend([pattern, options])
-        return f"regexp_match(?, ?, {column})"
 
-    def negation(self, name: str, column: str, kind: str, operand: Any) -> str:
-        if isinstance(operand, Mapping):
-            if not operand or not all(isinstance(k, str) and k.startswith("$") for k in operand):
-                raise FilterError(
-                    f"field {name!r}: $not needs an operator object, e.g. {{'$gt': 5}}"
-                )
-            return f"(NOT {self.operators(name, column, kind, operand)})"
-        if isinstance(operand, str):
-            return f"(NOT {self.regex(name, column, kind, operand, '')})"
-        raise FilterError(f"field {name!r}: $not needs an operator object or a regex")
+def compile_node(node: Node) -> tuple[str, list[Any]]:
+    """Compile a parsed filter to a SQL boolean expression and its parameters."""
+    compiler = _Compiler()
+    sql = compiler.node(node)
+    return sql, compiler.params
 
 
 def compile_filter(spec: Mapping[str, Any] | None) -> tuple[str, list[Any]]:
-    """Compile a filter to a SQL boolean expression and its parameters.
+    """Check a filter and compile it to a SQL boolean expression and its parameters.
 
     >>> compile_filter({"meta.metric": "steps", "point.value": {"$gte": 10}})
     ('(metric = ? AND value >= ?)', ['steps', 10])
     """
-    compiler = _Compiler()
-    sql = compiler.document(spec or {}, "filter")
-    return sql, compiler.params
+    return compile_node(parse_filter(spec, strict=False))
 
 
 def compile_sort(spec: Mapping[str, Any] | None) -> str:
-    """Compile a sort object to an ORDER BY list that always ends with the id tie-breaker.
+    """Compile a sort object to an ORDER BY list that ends with the ``id`` tie-breaker.
+
+    The tie-breaker runs in the direction of the first sort key, so a
+    descending sort is exactly the reverse of the ascending one.
 
     >>> compile_sort({"timestamp": -1})
-    'ts DESC, id ASC'
+    'ts DESC, id DESC'
     """
-    terms = []
-    for field, direction in (spec or {"timestamp": 1}).items():
-        if field not in FIELDS:
-            raise FilterError(f"cannot sort by unknown field {field!r}")
-        if direction not in (1, -1) or isinstance(direction, bool):
-            raise FilterError(f"sort direction for {field!r} must be 1 or -1, got {direction!r}")
-        column = FIELDS[field][0]
-        terms.append(f"{column} {'ASC' if direction == 1 else 'DESC'}")
-    if not any(t.startswith("id ") for t in terms):
-        terms.append("id ASC")
+    checked = check_sort(spec if spec is not None else {"timestamp": 1}) or {"timestamp": 1}
+    terms = [f"{COLUMNS[name]} {'ASC' if d == 1 else 'DESC'}" for name, d in checked.items()]
+    if "id" not in checked:
+        terms.append(f"id {'ASC' if next(iter(checked.values())) == 1 else 'DESC'}")
     return ", ".join(terms)
 
 
@@ -288,13 +190,11 @@ _REGEX_CACHE: dict[tuple[str, str], re.Pattern[str]] = {}
 
 
 def regexp_match(pattern: str, options: str, value: Any) -> int:
-    """SQLite function behind ``$regex``: 1 when ``value`` matches, like MongoDB's ``$regex``."""
+    """SQLite function behind ``$regex``: 1 when ``value`` contains a match, like MongoDB."""
     key = (pattern, options)
     compiled = _REGEX_CACHE.get(key)
     if compiled is None:
-        flags = 0
-        for letter, flag in (("i", re.I), ("m", re.M), ("s", re.S), ("x", re.X)):
-            if letter in options:
-                flags |= flag
-        compiled = _REGEX_CACHE[key] = re.compile(pattern, flags)
+        if len(_REGEX_CACHE) > 1024:
+            _REGEX_CACHE.clear()
+        compiled = _REGEX_CACHE[key] = re.compile(pattern, regex_flags(options))
     return 1 if isinstance(value, str) and compiled.search(value) else 0

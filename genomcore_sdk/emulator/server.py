@@ -10,8 +10,10 @@ import sys
 
 import uvicorn
 
-from .app import EmulatorState, build_app
+from .app import MAX_ITEMS, EmulatorState, build_app
 from .faults import FaultConfig, FaultInjector
+from .ingest import ObservationParser
+from .schema import ObservationSchema
 from .store import ObservationStore
 from .tokens import TokenIssuer
 
@@ -27,19 +29,29 @@ def make_state(
     refresh_token: str,
     token_ttl: float = 3600.0,
     faults: FaultConfig | None = None,
+    schema: ObservationSchema | None = None,
 ) -> EmulatorState:
-    """Open the store and token issuer the app serves from."""
+    """Open the store and token issuer the app serves from.
+
+    ``schema`` is the observation schema to accept; None derives it from the
+    installed generated models (``genomcore_ts_api.models``).
+    """
     return EmulatorState(
         store=ObservationStore(db),
         tokens=TokenIssuer(token, refresh_token, token_ttl=token_ttl),
         faults=FaultInjector(faults),
+        parser=ObservationParser(schema, max_items=MAX_ITEMS),
     )
 
 
 def make_server(state: EmulatorState) -> uvicorn.Server:
-    """A uvicorn server for the app over ``state`` (quiet: warnings only, no access log)."""
+    """A uvicorn server for the app over ``state`` (quiet: warnings only, no access log).
+
+    HTTP is parsed by httptools (C), which the ``emulator`` extra installs.
+    """
     config = uvicorn.Config(
         build_app(state),
+        http="httptools",
         log_level="warning",
         access_log=False,
         lifespan="off",
@@ -75,7 +87,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--token-ttl",
         type=float,
         default=3600.0,
-        help="lifetime in seconds of refreshed access tokens",
+        help="lifetime in seconds of the JWT access tokens the refresh operation issues "
+        "(default 3600; the fixed --token never expires)",
     )
     faults = parser.add_argument_group("fault injection (each rate a share of requests, 0 to 1)")
     faults.add_argument(

@@ -1,0 +1,98 @@
+"""Upload progress for the command line.
+
+On a terminal, a live tqdm bar (rows, rate, ETA, chunks, retries) redrawn in
+place on stderr; otherwise (a log file, CI) a plain line on stderr every few
+seconds, so logs stay readable.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+__all__ = ["UploadProgressDisplay"]
+
+
+class UploadProgressDisplay:
+    """Turns upload events into a progress bar or periodic lines.
+
+    Args:
+        total_rows: rows expected (for percentages and ETA), if known.
+        stream: where to draw (default stderr).
+        live: draw a live bar; default: when ``stream`` is a terminal.
+        interval: seconds between plain lines when not live.
+    """
+
+    def __init__(
+        self,
+        total_rows: int | None,
+        *,
+        stream: TextIO | None = None,
+        live: bool | None = None,
+        interval: float = 2.0,
+    ) -> None:
+        self.stream = stream or sys.stderr
+        self.total_rows = total_rows
+        self.live = self.stream.isatty() if live is None else live
+        self.interval = interval
+        self.started = time.monotonic()
+        self._last_line = 0.0
+        self._rows = 0
+        self._chunks = 0
+        self._retries = 0
+        self._failed = 0
+        self._bar: Any = None
+        if self.live:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                self.live = False
+            else:
+                self._bar = tqdm(
+                    total=total_rows,
+                    unit="rows",
+                    unit_scale=True,
+                    file=self.stream,
+                    dynamic_ncols=True,
+                    mininterval=0.1,
+                    desc="upload",
+                )
+
+    def __call__(self, event: Any) -> None:
+        """Take one upload event (``UploadEvent``)."""
+        rows_done = int(getattr(event, "rows_done", self._rows))
+        self._chunks = int(getattr(event, "chunks_done", self._chunks))
+        self._retries = int(getattr(event, "retries", self._retries))
+        if getattr(event, "kind", "") == "chunk_failed":
+            self._failed += 1
+        if self._bar is not None:
+            self._bar.update(max(0, rows_done - self._rows))
+            self._bar.set_postfix(chunks=self._chunks, retries=self._retries, failed=self._failed)
+        self._rows = max(self._rows, rows_done)
+        if self._bar is None:
+            now = time.monotonic()
+            if now - self._last_line >= self.interval:
+                self._last_line = now
+                self._print_line(now)
+
+    def _print_line(self, now: float) -> None:
+        elapsed = max(now - self.started, 1e-9)
+        rate = self._rows / elapsed
+        if self.total_rows:
+            share = f"/{self.total_rows:,} ({100 * self._rows / self.total_rows:.0f}%)"
+        else:
+            share = ""
+        print(
+            f"upload: {self._rows:,}{share} rows, {self._chunks} chunks, "
+            f"{self._retries} retries, {rate:,.0f} rows/s",
+            file=self.stream,
+            flush=True,
+        )
+
+    def close(self) -> None:
+        """Finish the bar (or print a last line)."""
+        if self._bar is not None:
+            self._bar.close()
+        else:
+            self._print_line(time.monotonic())

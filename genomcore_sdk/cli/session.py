@@ -1,0 +1,18 @@
+"""Opening the API client for a command from its resolved credentials."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..client import GenomcoreApiClient
+from .credentials import resolve_credentials
+
+__all__ = ["open_client"]
+
+
+def open_client(args: argparse.Namespace) -> GenomcoreApiClient:
+    """A client for the command's flags, environment and ``./.env``."""
+    creds = resolve_credentials(args)
+    return GenomcoreApiClient(
+        token=creds.token, refresh_token=creds.refresh_token, base_url=creds.base_url
+    )

@@ -1,0 +1,385 @@
+r"""Pass one of an upload (read and validate everything), and the chunks pass two sends.
+
+Nothing is sent before the whole input has been read and checked, so that with
+``on_invalid="stop"`` an invalid row anywhere (even the last of a
+10-million-row file or generator) means nothing at all was sent, and with
+``"skip"`` the rejects file is complete before the first chunk goes out.
+Memory stays flat whatever the input size:
+
+* **Re-readable inputs** (a CSV path, a list or other sequence, a DataFrame):
+  pass one only validates (no encoding, no copy); pass two reads the input
+  again and encodes it chunk by chunk while earlier chunks are on the wire.
+  With a ``journal``, pass one also encodes and hashes each chunk, so the
+  journal is checked before anything is sent. If the input changes between
+  the passes (a chunk hashes differently, or a row became invalid), the
+  upload stops with :class:`~genomcore_sdk.errors.InputFormatError`.
+* **One-shot inputs** (iterators, generators): pass one encodes every valid
+  row into a temporary spool (in memory up to :data:`SPOOL_MEMORY_BYTES`, then
+  on disk, about 200 bytes per observation), which pass two reads back.
+
+Rows are pulled in batches of one chunk and a whole batch is checked or
+encoded by C-level loops (a list comprehension; ``BytesIO.writelines`` over the
+rows' JSON items, so no row's bytes outlive the write); only a batch holding an
+invalid (or blank) row is walked row by row, for its row and line numbers.
+
+A chunk's request body is the JSON array of its observations
+(:func:`chunk_body`); its :func:`content_hash` keys the journal and the
+idempotency key.
+
+Spool layout, one record per chunk::
+
+    #<rows> <body bytes> <first bytes> <last bytes>\n
+    <body><first observation><last observation>\n
+
+where ``<rows>`` is ``<first>-<last>`` (input row numbers, when consecutive) or
+``<r1>,<r2>,...`` (when rows were skipped as invalid).
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import io
+import itertools
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import attrs
+
+from .errors import InputFormatError, InvalidObservation, ObservationValidationError
+from .sources import LayoutCsvWriter, ObservationSource, Reading
+from .validation import ObservationEncoder, RowProblem
+
+__all__ = [
+    "REJECT_COLUMNS",
+    "SPOOL_MEMORY_BYTES",
+    "PlannedChunk",
+    "PreparedInput",
+    "ReplayedInput",
+    "SpooledInput",
+    "chunk_body",
+    "content_hash",
+    "prepare_input",
+]
+
+SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
+"""Spools up to this size stay in memory; larger ones go to a temporary file."""
+
+REJECT_COLUMNS = ("row", "line", "field", "reason")
+"""The columns the rejects file adds after the original row's cells."""
+
+
+def chunk_body(rows: Sequence[bytes]) -> bytes:
+    """The request body (a JSON array) of encoded observations."""
+    return b"[" + b",".join(rows) + b"]"
+
+
+def content_hash(body: bytes) -> str:
+    """The hash of a request body that keys the journal and the idempotency key."""
+    return hashlib.blake2b(body, digest_size=16).hexdigest()
+
+
+@attrs.frozen
+class PlannedChunk:
+    """One chunk of the upload.
+
+    Attributes:
+        index: the chunk's number, from 0.
+        body: its request body, the JSON array of its observations.
+        rows: the input row number (0-based) of each observation.
+        content_hash: ``content_hash()`` of the body.
+        first_json: its first observation's JSON.
+        last_json: its last observation's JSON.
+    """
+
+    index: int
+    body: bytes = attrs.field(repr=False)
+    rows: Sequence[int] = attrs.field(repr=False)
+    content_hash: str
+    first_json: bytes = attrs.field(repr=False)
+    last_json: bytes = attrs.field(repr=False)
+
+    @property
+    def size(self) -> int:
+        """How many observations it holds."""
+        return len(self.rows)
+
+
+ProblemHandler = Callable[[int, "int | None", Any, RowProblem], None]
+Assembled = tuple[bytes, Sequence[int], bytes, bytes]  # body, rows, first, last
+
+
+def _count_valid(reading: Reading, batch_size: int, on_problem: ProblemHandler) -> int:
+    """Check every row (no encoding); return how many are valid."""
+    payloads = reading.payloads
+    check = reading.check
+    index = valid = 0
+    while True:
+        mark = reading.mark()
+        batch = list(itertools.islice(payloads, batch_size))
+        if not batch:
+            return valid
+        try:
+            for payload in batch:  # the fast path
+                check(payload)
+        except RowProblem:
+            for payload, line in zip(batch, reading.line_numbers(batch, mark), strict=True):
+                if reading.is_blank(payload):
+                    continue
+                try:
+                    check(payload)
+                    valid += 1
+                except RowProblem as problem:
+                    on_problem(index, line, payload, problem)
+                index += 1
+        else:
+            index += len(batch)
+            valid += len(batch)
+
+
+def _assemble(reading: Reading, chunksize: int, on_problem: ProblemHandler) -> Iterator[Assembled]:
+    """Encode the valid rows into chunk bodies of exactly ``chunksize`` rows (the last shorter)."""
+    payloads = reading.payloads
+    encode, encode_item = reading.encode, reading.encode_item
+    pending: list[bytes] = []  # comma-terminated rows of a chunk being filled row by row
+    pending_rows: list[int] = []
+    index = 0
+    while True:
+        mark = reading.mark()
+        batch = list(itertools.islice(payloads, chunksize - len(pending)))
+        if not batch:
+            break
+        if not pending:
+            out = io.BytesIO()
+            out.write(b"[")
+            try:
+                out.writelines(map(encode_item, batch))  # the fast path
+            except RowProblem:
+                pass
+            else:
+                out.seek(-1, io.SEEK_END)
+                out.write(b"]")  # over the last comma
+                yield (
+                    out.getvalue(),
+                    range(index, index + len(batch)),
+                    encode(batch[0]),
+                    encode(batch[-1]),
+                )
+                index += len(batch)
+                continue
+        for payload, line in zip(batch, reading.line_numbers(batch, mark), strict=True):
+            if reading.is_blank(payload):
+                continue
+            try:
+                pending.append(encode_item(payload))
+                pending_rows.append(index)
+            except RowProblem as problem:
+                on_problem(index, line, payload, problem)
+            index += 1
+        if len(pending) == chunksize:
+            yield _pending_chunk(pending, pending_rows)
+            pending, pending_rows = [], []
+    if pending:
+        yield _pending_chunk(pending, pending_rows)
+
+
+def _pending_chunk(items: list[bytes], rows: list[int]) -> Assembled:
+    joined = b"".join(items)
+    return b"[" + joined[:-1] + b"]", rows, items[0][:-1], items[-1][:-1]
+
+
+class PreparedInput(abc.ABC):
+    """The validated input: what pass two sends.
+
+    Attributes:
+        rows: how many valid observations it holds.
+        rejected: how many rows were skipped as invalid (``on_invalid="skip"``).
+        rejects_path: the rejects file, when rows were rejected or a path was given.
+        chunksize: observations per chunk.
+        chunk_hashes: each chunk's content hash, when pass one computed them
+            (one-shot inputs, or with a journal); else None.
+    """
+
+    def __init__(self, chunksize: int) -> None:
+        self.chunksize = chunksize
+        self.rows = 0
+        self.rejected = 0
+        self.rejects_path: str | None = None
+        self.chunk_hashes: list[str] | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(rows={self.rows}, rejected={self.rejected})"
+
+    @property
+    def chunk_count(self) -> int:
+        """How many chunks pass two will produce."""
+        return -(-self.rows // self.chunksize)
+
+    @abc.abstractmethod
+    def chunks(self) -> Iterator[PlannedChunk]:
+        """The chunks, one at a time, in order (each built only when asked for)."""
+
+    def close(self) -> None:  # noqa: B027 - only the spool holds a resource
+        """Release what pass one kept (the spool)."""
+
+
+class SpooledInput(PreparedInput):
+    """A one-shot input, encoded into a temporary spool by pass one."""
+
+    def __init__(self, chunksize: int) -> None:
+        super().__init__(chunksize)
+        self.chunk_hashes = []
+        self.file = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed by close()
+            max_size=SPOOL_MEMORY_BYTES, prefix="genomcore-spool-"
+        )
+
+    def add(self, body: bytes, rows: Sequence[int], first: bytes, last: bytes) -> None:
+        """Append one chunk."""
+        assert self.chunk_hashes is not None
+        if rows[-1] - rows[0] + 1 == len(rows):
+            spec = b"%d-%d" % (rows[0], rows[-1])
+        else:
+            spec = ",".join(map(str, rows)).encode()
+        self.file.write(b"#%b %d %d %d\n" % (spec, len(body), len(first), len(last)))
+        self.file.writelines((body, first, last, b"\n"))
+        self.chunk_hashes.append(content_hash(body))
+        self.rows += len(rows)
+
+    def chunks(self) -> Iterator[PlannedChunk]:
+        """Read the chunks back from the spool."""
+        assert self.chunk_hashes is not None
+        handle = self.file
+        handle.seek(0)
+        for index, digest in enumerate(self.chunk_hashes):
+            spec, *sizes = handle.readline()[1:-1].split(b" ")
+            body_size, first_size, last_size = map(int, sizes)
+            body = handle.read(body_size)
+            first = handle.read(first_size)
+            last = handle.read(last_size)
+            handle.read(1)
+            rows: Sequence[int]
+            if b"-" in spec:
+                low, _, high = spec.partition(b"-")
+                rows = range(int(low), int(high) + 1)
+            else:
+                rows = [int(r) for r in spec.split(b",")]
+            yield PlannedChunk(index, body, rows, digest, first, last)
+
+    def close(self) -> None:
+        """Delete the spool."""
+        self.file.close()
+
+
+class ReplayedInput(PreparedInput):
+    """A re-readable input, validated by pass one and read (and encoded) again by pass two."""
+
+    def __init__(
+        self,
+        source: ObservationSource,
+        encoder: ObservationEncoder,
+        chunksize: int,
+        stop: bool,
+    ) -> None:
+        super().__init__(chunksize)
+        self.source = source
+        self.encoder = encoder
+        self.stop = stop
+
+    def chunks(self) -> Iterator[PlannedChunk]:
+        """Read the input again, encoding one chunk at a time."""
+        hashes = self.chunk_hashes
+        with self.source.open(self.encoder) as reading:
+            assembled = _assemble(reading, self.chunksize, self._changed)
+            for index, (body, rows, first, last) in enumerate(assembled):
+                digest = content_hash(body)
+                if hashes is not None and (index >= len(hashes) or hashes[index] != digest):
+                    raise InputFormatError(
+                        f"{self.source.description} changed while it was being uploaded "
+                        f"(chunk {index} differs from what was validated); chunks before it "
+                        "were sent. Do not modify the input during an upload."
+                    )
+                yield PlannedChunk(index, body, rows, digest, first, last)
+
+    def _changed(self, index: int, line: int | None, payload: Any, problem: RowProblem) -> None:
+        if self.stop:
+            raise InputFormatError(
+                f"{self.source.description} changed while it was being uploaded: row {index} "
+                f"was valid and now is not ({problem.message}). Do not modify the input "
+                "during an upload."
+            )
+
+
+def prepare_input(
+    source: ObservationSource,
+    encoder: ObservationEncoder,
+    *,
+    chunksize: int,
+    on_invalid: str = "stop",
+    rejects_path: str | os.PathLike[str] | None = None,
+    hash_chunks: bool = False,
+) -> PreparedInput:
+    """Pass one: read and validate all of ``source`` (see the module docstring).
+
+    Args:
+        source: where the rows come from.
+        encoder: validates and encodes each row.
+        chunksize: observations per chunk.
+        on_invalid: ``"stop"`` raises at the first invalid row; ``"skip"`` writes
+            invalid rows to the rejects file and leaves them out.
+        rejects_path: the rejects file (``"skip"``); a temporary file when None.
+        hash_chunks: compute every chunk's content hash now (for the journal).
+
+    Raises:
+        ObservationValidationError: ``on_invalid="stop"`` and a row is invalid
+            (the first one found; nothing was sent).
+        InputFormatError: the input cannot be read.
+    """
+    skip = on_invalid == "skip"
+    rejects: LayoutCsvWriter | None = None
+    prepared: PreparedInput
+    if source.reiterable:
+        prepared = ReplayedInput(source, encoder, chunksize, stop=not skip)
+    else:
+        prepared = SpooledInput(chunksize)
+
+    def on_problem(index: int, line: int | None, payload: Any, problem: RowProblem) -> None:
+        if rejects is None:
+            raise ObservationValidationError(
+                [InvalidObservation(index, problem.field, problem.value, problem.message, line)]
+            )
+        cells = reading.cells(payload)
+        rejects.write([*cells, index, "" if line is None else line, problem.field, problem.message])
+        prepared.rejected += 1
+
+    try:
+        with source.open(encoder) as reading:
+            if skip:
+                rejects = LayoutCsvWriter(
+                    rejects_path,
+                    [*reading.reject_columns, *REJECT_COLUMNS],
+                    "genomcore-rejects-",
+                )
+                if rejects_path is not None:
+                    rejects.touch()
+            if isinstance(prepared, SpooledInput):
+                for body, rows, first, last in _assemble(reading, chunksize, on_problem):
+                    prepared.add(body, rows, first, last)
+                prepared.file.flush()
+            elif hash_chunks:
+                hashes: list[str] = []
+                for body, rows, _first, _last in _assemble(reading, chunksize, on_problem):
+                    hashes.append(content_hash(body))
+                    prepared.rows += len(rows)
+                prepared.chunk_hashes = hashes
+            else:
+                prepared.rows = _count_valid(reading, chunksize, on_problem)
+    except BaseException:
+        prepared.close()
+        raise
+    finally:
+        if rejects is not None:
+            rejects.close()
+            prepared.rejects_path = rejects.path
+    return prepared

@@ -1,0 +1,515 @@
+"""Input readers for the upload, and the writer of the vendor's flattened CSV layout.
+
+``create_time_series`` takes observations in any of these forms:
+
+* a list (or any sequence) of dicts ``{"meta": {...}, "point": {...}}`` as in the
+  vendor docs, or of generated ``genomcore_ts_api.models.Observation`` models;
+* any iterable or generator of those, consumed once and lazily;
+* a CSV file path (``str`` or ``os.PathLike``) in the vendor's flattened layout
+  (``meta.userId``, ..., ``point.value``), read as spreadsheets save it: UTF-8
+  with or without BOM (UTF-16 with BOM too, Excel's "Unicode text"), ``,``
+  ``;`` or tab delimiters (found from the header), CRLF or LF line ends, quoted
+  fields (with delimiters or line breaks inside). Blank lines are skipped;
+* a pandas ``DataFrame`` with the same columns (``pip install 'genomcore-sdk[pandas]'``).
+
+Each reader gives its raw rows (``payloads``), knows how to encode one (through
+:class:`~genomcore_sdk.validation.ObservationEncoder`), its file line number
+when asked, and how to show it as CSV cells in the rejects file.
+"""
+
+from __future__ import annotations
+
+import abc
+import codecs
+import csv
+import datetime
+import io
+import itertools
+import math
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import IO, Any, Self
+
+import orjson
+from genomcore_ts_api.models import Observation
+
+from .errors import InputFormatError
+from .validation import ObservationEncoder, RowProblem
+from .wire_schema import ObjectSchema, observation_schema
+
+__all__ = [
+    "CsvFileSource",
+    "DataFrameSource",
+    "LayoutCsvWriter",
+    "ObjectSource",
+    "ObservationSource",
+    "Reading",
+    "open_source",
+    "to_cells",
+]
+
+DELIMITERS = (",", ";", "\t")
+"""The delimiters a CSV header is sniffed for."""
+
+
+class Reading(abc.ABC):
+    """One pass over a source: its rows, how to encode them, how to show them as CSV cells.
+
+    The upload pulls rows in batches straight from :attr:`payloads` (no per-row
+    Python overhead) and asks for line numbers only when a batch holds an
+    invalid or blank row.
+    """
+
+    reject_columns: list[str]
+    """The columns of the rejects file (before the ``row, line, field, reason`` columns)."""
+
+    payloads: Iterator[Any]
+    """The raw rows, in input order (for a CSV file, blank lines included as ``[]``)."""
+
+    encode: Callable[[Any], bytes]
+    """The payload's JSON (raises :class:`~genomcore_sdk.validation.RowProblem`)."""
+
+    check: Callable[[Any], object]
+    """Validate the payload without encoding it (raises ``RowProblem``)."""
+
+    encode_item: Callable[[Any], bytes]
+    """The payload's JSON followed by a comma (an item of a JSON array body)."""
+
+    def mark(self) -> int:
+        """A position marker, taken before pulling a batch from :attr:`payloads`."""
+        return 0
+
+    def line_numbers(self, batch: Sequence[Any], mark: int) -> list[int | None]:
+        """The 1-based file line of each payload of ``batch`` (pulled after ``mark``)."""
+        return [None] * len(batch)
+
+    def is_blank(self, payload: Any) -> bool:
+        """Whether ``payload`` is a blank line, to skip."""
+        return False
+
+    def rows(self, batch_size: int = 1000) -> Iterator[tuple[int | None, Any]]:
+        """``(line, payload)`` for every non-blank row (a convenience; the upload batches)."""
+        while True:
+            mark = self.mark()
+            batch = list(itertools.islice(self.payloads, batch_size))
+            if not batch:
+                return
+            for line, payload in zip(self.line_numbers(batch, mark), batch, strict=True):
+                if not self.is_blank(payload):
+                    yield line, payload
+
+    @abc.abstractmethod
+    def cells(self, payload: Any) -> list[str]:
+        """The payload as cells under :attr:`reject_columns` (for the rejects file)."""
+
+    def close(self) -> None:  # noqa: B027 - most readings hold no file
+        """Release the file, if any."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _with_comma(encode: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
+    return lambda payload: encode(payload) + b","
+
+
+class ObservationSource(abc.ABC):
+    """Where observations come from.
+
+    Attributes:
+        description: a short text naming the input, for messages.
+        size_hint: how many rows, when known without reading (sequences, DataFrames).
+        reiterable: whether :meth:`open` can be called again to read the same rows
+            (files, sequences, DataFrames; not iterators or generators).
+    """
+
+    description: str = "the input"
+    size_hint: int | None = None
+    reiterable: bool = False
+
+    @abc.abstractmethod
+    def open(self, encoder: ObservationEncoder) -> Reading:
+        """Start reading (raises :class:`~genomcore_sdk.errors.InputFormatError`)."""
+
+
+# ---------------------------------------------------------------------- Python objects
+
+
+class ObjectSource(ObservationSource):
+    """An iterable of dicts or generated ``Observation`` models (read once, lazily)."""
+
+    def __init__(self, items: Iterable[Any]) -> None:
+        self.items = items
+        self.reiterable = isinstance(items, Sequence)
+        self.size_hint = len(items) if isinstance(items, Sequence) else None
+        self.description = (
+            f"the list of {self.size_hint} observations"
+            if self.size_hint is not None
+            else f"the {type(items).__name__} of observations"
+        )
+
+    def open(self, encoder: ObservationEncoder) -> Reading:
+        """Start reading."""
+        return _ObjectReading(self.items, encoder)
+
+
+class _ObjectReading(Reading):
+    def __init__(self, items: Iterable[Any], encoder: ObservationEncoder) -> None:
+        self.items = items
+        self.encode = encoder.encode
+        self.check = encoder.check
+        self.encode_item = _with_comma(encoder.encode)
+        self.schema = encoder.schema
+        self.reject_columns = list(self.schema.columns())
+        self.payloads = iter(items)
+
+    def cells(self, payload: Any) -> list[str]:
+        if isinstance(payload, Observation):
+            try:
+                payload = payload.to_dict()
+            except Exception:
+                return [""] * len(self.reject_columns)
+        return to_cells(self.schema, payload)
+
+
+# ---------------------------------------------------------------------- CSV files
+
+
+class CsvFileSource(ObservationSource):
+    """A CSV file in the vendor's flattened layout (see the module docstring)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self.description = f"the file {self.path}"
+        self.reiterable = True
+
+    def open(self, encoder: ObservationEncoder) -> Reading:
+        """Open the file, find its encoding and delimiter, and check its header."""
+        try:
+            raw = open(self.path, "rb")  # noqa: SIM115 - closed by the reading
+        except OSError as exc:
+            raise InputFormatError(
+                f"Cannot read the CSV file {self.path!r}: {exc.strerror or exc}. Nothing was sent."
+            ) from exc
+        try:
+            return _CsvReading(raw, self.path, encoder)
+        except BaseException:
+            raw.close()
+            raise
+
+
+def _text_stream(raw: IO[bytes]) -> io.TextIOWrapper:
+    head = raw.read(4)
+    raw.seek(0)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    else:
+        encoding = "utf-8-sig"  # reads UTF-8 with or without BOM
+    # undecodable bytes survive as surrogates: the row holding them is refused by name
+    return io.TextIOWrapper(raw, encoding=encoding, errors="surrogateescape", newline="")
+
+
+def sniff_delimiter(header_line: str, known: Iterable[str]) -> str:
+    """The delimiter (``,`` ``;`` or tab) that splits ``header_line`` into the most known columns."""
+    names = set(known)
+    best, best_score = ",", -1
+    for delimiter in DELIMITERS:
+        cells = next(csv.reader([header_line], delimiter=delimiter), [])
+        score = sum(1 for c in cells if c.strip() in names)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+class _CsvReading(Reading):
+    def __init__(self, raw: IO[bytes], path: str, encoder: ObservationEncoder) -> None:
+        self.text = _text_stream(raw)
+        self.path = path
+        header_line = self.text.readline()
+        if not header_line.strip():
+            raise InputFormatError(
+                f"The CSV file {path!r} is empty or starts with a blank line; its first line "
+                f"must be the header {list(encoder.schema.columns())}. Nothing was sent."
+            )
+        delimiter = sniff_delimiter(header_line, encoder.schema.columns())
+        header = next(csv.reader([header_line], delimiter=delimiter))
+        self.row_encoder = encoder.csv_row_encoder(header, where=f"the CSV file {path!r}")
+        self.encode = self.row_encoder.encode
+        self.check = self.row_encoder.check
+        self.encode_item = self.row_encoder.encode_item
+        self.reject_columns = list(self.row_encoder.header)
+        self.delimiter = delimiter
+        self.reader = csv.reader(self.text, delimiter=delimiter)
+        self.payloads = self.reader
+
+    def mark(self) -> int:
+        return self.reader.line_num + 1  # lines consumed, the header included
+
+    def line_numbers(self, batch: Sequence[Any], mark: int) -> list[int | None]:
+        # csv counts physical lines; a quoted cell with line breaks spans several
+        lines: list[int | None] = []
+        line = mark + 1
+        for cells in batch:
+            lines.append(line)
+            line += 1 + sum(c.count("\n") + c.count("\r") - c.count("\r\n") for c in cells)
+        return lines
+
+    def is_blank(self, payload: Any) -> bool:
+        return not payload
+
+    def cells(self, payload: Any) -> list[str]:
+        cells = list(payload)
+        width = len(self.reject_columns)
+        return cells[:width] + [""] * (width - len(cells))
+
+    def close(self) -> None:
+        self.text.close()
+
+
+# ---------------------------------------------------------------------- pandas
+
+
+class DataFrameSource(ObservationSource):
+    """A pandas ``DataFrame`` with the vendor's flattened columns (``meta.userId``, ...).
+
+    Missing values (``NaN``, ``None``, ``NaT``, ``pd.NA``) count as not given;
+    numpy integers become ``int``; ``Timestamp`` s become ``datetime`` (a
+    Timestamp with nanoseconds is refused rather than truncated); floats stay
+    floats, so a float ``point.value`` column is refused (convert it with
+    ``df["point.value"].astype("Int64")`` if its values are whole).
+    """
+
+    def __init__(self, frame: Any) -> None:
+        self.frame = frame
+        self.reiterable = True
+        self.size_hint = len(frame)
+        self.description = f"the DataFrame of {self.size_hint} rows"
+
+    def open(self, encoder: ObservationEncoder) -> Reading:
+        """Check the columns and start reading the rows."""
+        return _DataFrameReading(self.frame, encoder)
+
+
+def _pandas() -> Any:
+    try:
+        import pandas
+    except ImportError as exc:  # pragma: no cover - a DataFrame implies pandas
+        raise InputFormatError(
+            "Reading a DataFrame needs pandas: pip install 'genomcore-sdk[pandas]'"
+        ) from exc
+    return pandas
+
+
+class _DataFrameReading(Reading):
+    def __init__(self, frame: Any, encoder: ObservationEncoder) -> None:
+        pandas = _pandas()
+        self.pandas = pandas
+        self.frame = frame
+        columns = [str(c) for c in frame.columns]
+        # the same header check (and message) as a CSV file
+        encoder.csv_row_encoder(columns, where="the DataFrame")
+        self.columns = columns
+        self.schema = encoder.schema
+        self.reject_columns = list(columns)
+        self.encoder = encoder
+        self.encode = self._encode
+        self.check = self._encode
+        self.encode_item = _with_comma(self._encode)
+        self.payloads = iter(frame.itertuples(index=False, name=None))
+
+    def _value(self, path: str, value: Any) -> Any:
+        pandas = self.pandas
+        if value is None or value is pandas.NaT or value is pandas.NA:
+            return None
+        if isinstance(value, float) and math.isnan(value):
+            return None
+        if isinstance(value, pandas.Timestamp):
+            if value.nanosecond:
+                raise RowProblem(
+                    path,
+                    str(value),
+                    f"{path} has nanoseconds, which the API cannot store and the SDK will not "
+                    "truncate; round the column to microseconds (Series.dt.round('us'))",
+                )
+            return value.to_pydatetime()
+        if hasattr(value, "item") and type(value).__module__ == "numpy":
+            item = value.item()
+            if isinstance(item, float) and math.isnan(item):
+                return None
+            return item
+        return value
+
+    def _encode(self, payload: Any) -> bytes:
+        nested: dict[str, Any] = {}
+        for path, value in zip(self.columns, payload, strict=True):
+            converted = self._value(path, value)
+            if converted is None:
+                continue
+            *parents, leaf = path.split(".")
+            target = nested
+            for part in parents:
+                target = target.setdefault(part, {})
+            target[leaf] = converted
+        for field in self.schema.fields:  # an object whose cells are all empty is still present
+            if field.schema is not None:
+                nested.setdefault(field.json_name, {})
+        return self.encoder.encode(nested)
+
+    def cells(self, payload: Any) -> list[str]:
+        return [_cell(self._safe(path, v)) for path, v in zip(self.columns, payload, strict=True)]
+
+    def _safe(self, path: str, value: Any) -> Any:
+        try:
+            return self._value(path, value)
+        except RowProblem:
+            return str(value)
+
+
+# ---------------------------------------------------------------------- dispatch
+
+
+def open_source(body: Any) -> ObservationSource:
+    """The reader for a ``create_time_series`` body (see the module docstring).
+
+    Raises:
+        InputFormatError: ``body`` is not a form the upload takes.
+    """
+    if isinstance(body, ObservationSource):
+        return body
+    if isinstance(body, str | os.PathLike):
+        return CsvFileSource(body)
+    if type(body).__name__ == "DataFrame" and type(body).__module__.startswith("pandas"):
+        return DataFrameSource(body)
+    if isinstance(body, Mapping | Observation):
+        raise InputFormatError(
+            "body must be a list of observations, got a single "
+            f"{type(body).__name__}; wrap it in a list: body=[observation]. Nothing was sent."
+        )
+    if isinstance(body, bytes | bytearray):
+        raise InputFormatError(
+            "body must be a list of observations, a CSV path or a DataFrame, got bytes; "
+            "pass the file path instead. Nothing was sent."
+        )
+    if isinstance(body, Iterable):
+        return ObjectSource(body)
+    raise InputFormatError(
+        "body must be a list (or iterable) of observations, a CSV file path or a pandas "
+        f"DataFrame, got {type(body).__name__}. Nothing was sent."
+    )
+
+
+# ---------------------------------------------------------------------- CSV layout out
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return repr(value)
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return repr(value)
+
+
+def to_cells(schema: ObjectSchema, observation: Any) -> list[str]:
+    """An observation (a dict as sent, or as given) as cells under ``schema.columns()``.
+
+    Values that are not where the schema expects them are left out (the rejects
+    file's reason names the problem).
+
+    Examples:
+        >>> to_cells(observation_schema(), {"meta": {"userId": 1}, "point": {"value": 12}})
+        ['1', '', '', '', '', '', '', '12']
+    """
+    cells: list[str] = []
+    for field in schema.leaves():
+        value: Any = observation
+        for part in field.path.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        cells.append(_cell(value))
+    return cells
+
+
+class LayoutCsvWriter:
+    """Writes rows to a CSV file (UTF-8, ``,``, LF), creating it on the first row.
+
+    Used for the rejects file (the original row plus ``row, line, field,
+    reason``) and the failed-rows file (the vendor layout, ready to re-upload).
+
+    Args:
+        path: the file to (over)write; None makes a temporary file on first use.
+        header: the header row.
+        prefix: the temporary file's name prefix.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None, header: Sequence[str], prefix: str):
+        self.path: str | None = os.fspath(path) if path is not None else None
+        self.header = list(header)
+        self.prefix = prefix
+        self.rows = 0
+        self._file: IO[str] | None = None
+        self._writer: Any = None
+
+    def _open(self) -> None:
+        if self.path is None:
+            import tempfile
+
+            fd, self.path = tempfile.mkstemp(prefix=self.prefix, suffix=".csv")
+            self._file = open(  # noqa: SIM115 - closed by close()
+                fd, "w", encoding="utf-8", errors="surrogateescape", newline=""
+            )
+        else:
+            self._file = open(  # noqa: SIM115 - closed by close()
+                self.path, "w", encoding="utf-8", errors="surrogateescape", newline=""
+            )
+        self._writer = csv.writer(self._file, lineterminator="\n")
+        self._writer.writerow(self.header)
+
+    def write(self, cells: Sequence[Any]) -> None:
+        """Append one row."""
+        if self._file is None:
+            self._open()
+        self._writer.writerow(cells)
+        self.rows += 1
+
+    def touch(self) -> None:
+        """Create the file (header only) if no row was written yet."""
+        if self._file is None:
+            self._open()
+
+    def flush(self) -> None:
+        """Push written rows to the file."""
+        if self._file is not None:
+            self._file.flush()
+
+    def close(self) -> None:
+        """Close the file."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def failed_rows_writer(path: str | os.PathLike[str] | None) -> LayoutCsvWriter:
+    """A writer of rows in the vendor's layout (re-uploadable with ``create_time_series``)."""
+    return LayoutCsvWriter(path, observation_schema().columns(), "genomcore-failed-rows-")
+
+
+def json_to_cells(schema: ObjectSchema) -> Callable[[bytes], list[str]]:
+    """Turn one encoded observation (JSON bytes as sent) back into vendor-layout cells."""
+    return lambda data: to_cells(schema, orjson.loads(data))

@@ -1,0 +1,271 @@
+"""The ``genomcore`` command line, driven as a subprocess against a running emulator."""
+
+from __future__ import annotations
+
+import csv
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from genomcore_sdk.emulator import Emulator
+from tests.conftest import REFRESH, TOKEN
+
+GENOMCORE = [sys.executable, "-m", "genomcore_sdk.cli"]
+
+
+def run_cli(
+    *args: str,
+    emulator: Emulator | None,
+    cwd: Path,
+    stdin: str | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("TOKEN", "REFRESH_TOKEN", "GENOMCORE_BASE_URL")
+    }
+    if emulator is not None:
+        env.update(GENOMCORE_BASE_URL=emulator.base_url, TOKEN=TOKEN, REFRESH_TOKEN=REFRESH)
+    env.update(extra_env or {})
+    return subprocess.run(
+        [*GENOMCORE, *args],
+        cwd=cwd,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        return list(csv.DictReader(handle))
+
+
+def canonical(rows: list[dict[str, str]]) -> list[tuple[str, ...]]:
+    """Rows keyed by meaning: instants normalised to UTC, values as integers."""
+    from datetime import UTC, datetime
+
+    def instant(text: str) -> str:
+        return datetime.fromisoformat(text).astimezone(UTC).isoformat()
+
+    return sorted(
+        (
+            r["meta.userId"],
+            r["meta.source"],
+            r["meta.metric"],
+            r["meta.externalId"],
+            r["meta.batch"],
+            instant(r["point.start"]),
+            instant(r["point.end"]),
+            str(int(r["point.value"])),
+        )
+        for r in rows
+    )
+
+
+def test_help_on_every_command_shows_an_example(tmp_path: Path) -> None:
+    for command in (["ts", "upload"], ["ts", "query"], ["ts", "delete"], ["emulator"]):
+        result = run_cli(*command, "--help", emulator=None, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "example" in result.stdout
+        assert f"genomcore {' '.join(command)}" in result.stdout
+
+
+def test_upload_query_delete_reupload_round_trip(
+    emulator: Emulator, sample_csv: Path, tmp_path: Path
+) -> None:
+    uploaded = run_cli("ts", "upload", str(sample_csv), emulator=emulator, cwd=tmp_path)
+    assert uploaded.returncode == 0, uploaded.stderr
+    assert "Stored 40,316 of 40,316" in uploaded.stdout
+    assert emulator.state.store.count() == 40_316
+
+    exported = tmp_path / "export.csv"
+    queried = run_cli(
+        "ts", "query", "--user-id", "1", "--batch", "actiwatch-2015-07-04",
+        "--metric", "activity_counts", "--metric", "sleep_wake",
+        "--format", "csv", "--out", str(exported),
+        emulator=emulator, cwd=tmp_path,
+    )  # fmt: skip
+    assert queried.returncode == 0, queried.stderr
+    exported_rows = read_rows(exported)
+    assert len(exported_rows) == 40_316
+    assert canonical(exported_rows) == canonical(read_rows(sample_csv))
+
+    for metric, count in (("activity_counts", "20,160"), ("sleep_wake", "20,156")):
+        deleted = run_cli(
+            "ts", "delete", "--user-id", "1", "--batch", "actiwatch-2015-07-04", "--metric", metric, "--yes",
+            emulator=emulator, cwd=tmp_path,
+        )  # fmt: skip
+        assert deleted.returncode == 0, deleted.stderr
+        assert f"Deleted {count} observations." in deleted.stdout
+        assert "Verified: no matching observations remain." in deleted.stdout
+    assert emulator.state.store.count() == 0
+
+    again = run_cli("ts", "upload", str(exported), emulator=emulator, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "Stored 40,316 of 40,316" in again.stdout
+    second = tmp_path / "second.csv"
+    run_cli("ts", "query", "--format", "csv", "--out", str(second), emulator=emulator, cwd=tmp_path)
+    assert read_rows(second) == exported_rows  # identical value by value, same order
+
+
+def test_query_formats_stream(emulator: Emulator, sample_csv: Path, tmp_path: Path) -> None:
+    run_cli("ts", "upload", str(sample_csv), emulator=emulator, cwd=tmp_path)
+    day = ["--metric", "activity_counts", "--start", "2015-07-05", "--end", "2015-07-06"]
+    jsonl = run_cli("ts", "query", *day, "--format", "jsonl", emulator=emulator, cwd=tmp_path)
+    lines = jsonl.stdout.splitlines()
+    assert len(lines) == 2_880
+    assert '"timestamp":"2015-07-05T00:00:00Z"' in lines[0]
+    table = run_cli(
+        "ts", "query", *day, "--sort", "desc", "--format", "table", emulator=emulator, cwd=tmp_path
+    )
+    rows = table.stdout.splitlines()
+    assert rows[0].split() == [
+        "userId",
+        "source",
+        "metric",
+        "externalId",
+        "batch",
+        "start",
+        "end",
+        "value",
+    ]
+    assert len(rows) == 2_881
+    assert "2015-07-05T23:59:30Z" in rows[1]
+
+
+def test_bad_file_exits_2_and_sends_nothing(emulator: Emulator, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "meta.userId,meta.source,meta.metric,meta.externalId,meta.batch,point.start,point.end,point.value\n"
+        "1,watch,steps,W-1,b1,2024-04-01T00:00:00Z,2024-04-01T00:01:00Z,12\n"
+        "1,watch,steps,W-1,b1,2024-04-01T00:01:00Z,2024-04-01T00:02:00Z,12.5\n"
+    )
+    result = run_cli("ts", "upload", str(bad), emulator=emulator, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "line 3" in result.stderr and "point.value" in result.stderr and "12.5" in result.stderr
+    assert emulator.state.status_counts == {}
+    missing = run_cli("ts", "upload", str(tmp_path / "nope.csv"), emulator=emulator, cwd=tmp_path)
+    assert missing.returncode == 2
+
+
+def test_server_failing_every_request_exits_1(
+    emulator: Emulator, sample_csv: Path, tmp_path: Path
+) -> None:
+    emulator.set_faults(fail_rate=1.0)
+    small = tmp_path / "small.csv"
+    small.write_text("".join(sample_csv.read_text().splitlines(keepends=True)[:51]))
+    failed_rows = tmp_path / "failed.csv"
+    result = run_cli(
+        "ts", "upload", str(small), "--max-retries", "1", "--chunksize", "20", "--failed-rows", str(failed_rows),
+        emulator=emulator, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert str(failed_rows) in result.stderr
+    assert len(read_rows(failed_rows)) == 50
+    assert emulator.state.store.count() == 0
+
+
+def test_credentials_from_dotenv(emulator: Emulator, sample_csv: Path, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        f"GENOMCORE_BASE_URL={emulator.base_url}\nTOKEN={TOKEN}\nREFRESH_TOKEN={REFRESH}\n"
+    )
+    result = run_cli("ts", "query", "--format", "jsonl", emulator=None, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    # flags beat the environment, which beats .env
+    wrong = run_cli(
+        "ts", "query", "--token", "wrong-token", "--refresh-token", "wrong-refresh",
+        emulator=None, cwd=tmp_path,
+    )  # fmt: skip
+    assert wrong.returncode == 1
+    assert "wrong-token" not in wrong.stderr and "wrong-refresh" not in wrong.stderr
+
+
+def test_delete_without_terminal_needs_yes(emulator: Emulator, tmp_path: Path) -> None:
+    result = run_cli(
+        "ts",
+        "delete",
+        "--user-id",
+        "1",
+        "--batch",
+        "b",
+        "--metric",
+        "m",
+        emulator=emulator,
+        cwd=tmp_path,
+        stdin="",
+    )
+    assert result.returncode == 2
+    assert "--yes" in result.stderr
+    assert 200 not in emulator.state.status_counts
+
+
+def test_upload_progress_bar_redraws_on_a_terminal(
+    emulator: Emulator, sample_csv: Path, tmp_path: Path
+) -> None:
+    emulator.set_faults(delay_ms=20)
+    env = dict(
+        os.environ,
+        GENOMCORE_BASE_URL=emulator.base_url,
+        TOKEN=TOKEN,
+        REFRESH_TOKEN=REFRESH,
+        COLUMNS="120",
+    )
+    pid, fd = pty.fork()
+    if pid == 0:  # child: the CLI on a pseudo-terminal
+        os.chdir(tmp_path)
+        os.execve(
+            sys.executable,
+            [
+                *GENOMCORE,
+                "ts",
+                "upload",
+                str(sample_csv),
+                "--chunksize",
+                "500",
+                "--concurrency",
+                "2",
+            ],
+            env,
+        )
+    output = b""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 1.0)
+        if ready:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            output += data
+    _, status = os.waitpid(pid, 0)
+    text = output.decode("utf-8", errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text[-2000:]
+    redraws = [part for part in text.split("\r") if "rows" in part and "upload" in part]
+    assert len(redraws) >= 3, text[-2000:]
+    assert "chunks=" in text and "retries=" in text
+    assert "Stored 40,316 of 40,316" in text
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "table"])
+def test_query_of_nothing_is_empty_but_well_formed(
+    emulator: Emulator, tmp_path: Path, fmt: str
+) -> None:
+    result = run_cli(
+        "ts", "query", "--batch", "none", "--format", fmt, emulator=emulator, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    expected_lines = {"csv": 1, "jsonl": 0, "table": 1}[fmt]
+    assert len(result.stdout.splitlines()) == expected_lines
