@@ -34,7 +34,14 @@ from .errors import (
     UnprocessableEntityError,
 )
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "BaseClient", "api_error_from_response"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_TIMEOUT",
+    "AsyncBaseClient",
+    "BaseClient",
+    "ClientCore",
+    "api_error_from_response",
+]
 
 logger = logging.getLogger("genomcore_sdk.client")
 
@@ -142,8 +149,19 @@ def translate_transport_errors(what: str) -> Iterator[None]:
         ) from exc
 
 
-class BaseClient:
-    """Transport, authentication and error handling shared by every resource.
+_CONNECTION_LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+"""One pool per client: 64 connections (32 kept alive), enough for 32 chunks in flight."""
+
+
+class ClientCore:
+    """What the sync and the async client share, none of it I/O.
+
+    Configuration (base URL, timeout, TLS, proxy, connection limits), the
+    :class:`~genomcore_sdk.auth.TokenAuth` (whose single-flight refresh serves
+    threads and tasks alike), the repr (never a token), how a generated
+    operation's request is described, and how an answer becomes a parsed model
+    or an :class:`~genomcore_sdk.errors.ApiError`. :class:`BaseClient` and
+    :class:`AsyncBaseClient` add only the sending; both take these arguments.
 
     Args:
         token: the access token.
@@ -151,12 +169,90 @@ class BaseClient:
         base_url: the API root; defaults to ``$GENOMCORE_BASE_URL``, then
             :data:`DEFAULT_BASE_URL`.
         timeout: seconds (or an ``httpx.Timeout``) for each request.
-        http_client: an ``httpx.Client`` to use (its own base URL is replaced).
-        transport: an ``httpx.BaseTransport`` for the client the SDK creates.
+        http_client: an ``httpx.Client`` (sync) or ``httpx.AsyncClient`` (async)
+            to send with (its base URL is replaced); the SDK never closes a
+            client it was given.
+        transport: an ``httpx.BaseTransport`` (sync) or ``httpx.AsyncBaseTransport``
+            (async) for the client the SDK creates.
         verify: TLS verification: True, False, a CA bundle path or an SSLContext.
         proxy: a proxy URL for every request.
         on_tokens_refreshed: called with :class:`~genomcore_sdk.auth.RefreshedTokens`
             after each token refresh (see :class:`~genomcore_sdk.auth.TokenAuth`).
+    """
+
+    _api: GeneratedClient
+
+    def __init__(
+        self,
+        token: str | None,
+        refresh_token: str | None,
+        *,
+        base_url: str | None,
+        timeout: float | httpx.Timeout | None,
+        on_tokens_refreshed: Callable[[RefreshedTokens], object] | None,
+        owns_http: bool,
+    ) -> None:
+        self.base_url = resolve_base_url(base_url)
+        self._timeout = DEFAULT_TIMEOUT if timeout is None else httpx.Timeout(timeout)
+        self._auth = TokenAuth(
+            token, refresh_token, base_url=self.base_url, on_tokens_refreshed=on_tokens_refreshed
+        )
+        self._owns_http = owns_http
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    def _http_options(self, transport: Any, verify: Any, proxy: str | None) -> dict[str, Any]:
+        """The keyword arguments of the httpx client the SDK creates (sync or async)."""
+        return {
+            "auth": self._auth,  # so `client.generated` calls are authenticated too
+            "timeout": self._timeout,
+            "transport": transport,
+            "verify": verify,
+            "proxy": proxy,
+            "limits": _CONNECTION_LIMITS,
+        }
+
+    @property
+    def generated(self) -> GeneratedClient:
+        """The generated low-level client, sharing this client's connections.
+
+        Its calls are authenticated (with :attr:`auth`) when the SDK created the
+        httpx client; with your own ``http_client``, set ``http_client.auth =
+        client.auth`` first.
+        """
+        return self._api
+
+    @property
+    def auth(self) -> TokenAuth:
+        """The client's :class:`~genomcore_sdk.auth.TokenAuth` (shared token state).
+
+        Hand it to other httpx clients to share one token and one refresh
+        flight with this client.
+        """
+        return self._auth
+
+    @staticmethod
+    def _encoded_request(
+        operation: ModuleType, content: bytes, placeholder: Any, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        request_kwargs: dict[str, Any] = operation._get_kwargs(body=placeholder, **kwargs)
+        request_kwargs.pop("json", None)
+        request_kwargs["content"] = content
+        return request_kwargs
+
+    def _checked(self, operation: ModuleType, raw: httpx.Response) -> GeneratedResponse[Any]:
+        if raw.status_code >= 400:
+            raise api_error_from_response(raw.status_code, raw.content, raw.headers)
+        response: GeneratedResponse[Any] = operation._build_response(client=self._api, response=raw)
+        return response
+
+
+class BaseClient(ClientCore):
+    """Transport, authentication and error handling shared by every resource (blocking I/O).
+
+    Takes the arguments listed in :class:`ClientCore`, with an ``httpx.Client``
+    and an ``httpx.BaseTransport``.
     """
 
     def __init__(
@@ -172,27 +268,19 @@ class BaseClient:
         proxy: str | None = None,
         on_tokens_refreshed: Callable[[RefreshedTokens], object] | None = None,
     ) -> None:
-        self.base_url = resolve_base_url(base_url)
-        self._timeout = DEFAULT_TIMEOUT if timeout is None else httpx.Timeout(timeout)
-        self._auth = TokenAuth(
-            token, refresh_token, base_url=self.base_url, on_tokens_refreshed=on_tokens_refreshed
+        super().__init__(
+            token,
+            refresh_token,
+            base_url=base_url,
+            timeout=timeout,
+            on_tokens_refreshed=on_tokens_refreshed,
+            owns_http=http_client is None,
         )
-        self._owns_http = http_client is None
         if http_client is None:
-            http_client = httpx.Client(
-                auth=self._auth,  # so `client.generated` calls are authenticated too
-                timeout=self._timeout,
-                transport=transport,
-                verify=verify,
-                proxy=proxy,
-                limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
-            )
+            http_client = httpx.Client(**self._http_options(transport, verify, proxy))
         http_client.base_url = httpx.URL(self.base_url)
         self._http = http_client
         self._api = GeneratedClient(base_url=self.base_url).set_httpx_client(http_client)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r})"
 
     def close(self) -> None:
         """Close the connection pool (only if the SDK created it)."""
@@ -210,33 +298,13 @@ class BaseClient:
     ) -> None:
         self.close()
 
-    @property
-    def generated(self) -> GeneratedClient:
-        """The generated low-level client, sharing this client's connections.
-
-        Its calls are authenticated (with :attr:`auth`) when the SDK created the
-        httpx client; with your own ``http_client``, set ``http_client.auth =
-        client.auth`` first.
-        """
-        return self._api
-
-    @property
-    def auth(self) -> TokenAuth:
-        """The client's :class:`~genomcore_sdk.auth.TokenAuth` (shared token state).
-
-        Hand it to other httpx clients (for example an ``httpx.AsyncClient``) to
-        share one token and one refresh flight with this client.
-        """
-        return self._auth
-
     def call(self, operation: ModuleType, what: str, **kwargs: Any) -> Any:
-        """Call a generated operation's ``sync_detailed`` with auth; return the parsed 2xx model.
+        """Call a generated operation with auth; return the parsed 2xx model.
 
         Raises the matching :class:`ApiError` for an error status and a
         :class:`TransportError` when no answer arrived.
         """
-        response = self._request(operation, what, **kwargs)
-        return response.parsed
+        return self._send(operation, what, operation._get_kwargs(**kwargs)).parsed
 
     def send_encoded(
         self, operation: ModuleType, what: str, content: bytes, *, placeholder: Any, **kwargs: Any
@@ -247,21 +315,95 @@ class BaseClient:
         headers (``placeholder`` stands in for the body it would encode), and
         its ``_build_response`` parses the answer into the generated models.
         """
-        request_kwargs = operation._get_kwargs(body=placeholder, **kwargs)
-        request_kwargs.pop("json", None)
-        request_kwargs["content"] = content
+        request = self._encoded_request(operation, content, placeholder, kwargs)
+        return self._send(operation, what, request)
+
+    def _send(
+        self, operation: ModuleType, what: str, request_kwargs: dict[str, Any]
+    ) -> GeneratedResponse[Any]:
         with translate_transport_errors(what):
             raw = self._http.request(**request_kwargs, auth=self._auth)
         return self._checked(operation, raw)
 
-    def _request(self, operation: ModuleType, what: str, **kwargs: Any) -> GeneratedResponse[Any]:
-        request_kwargs = operation._get_kwargs(**kwargs)
-        with translate_transport_errors(what):
-            raw = self._http.request(**request_kwargs, auth=self._auth)
-        return self._checked(operation, raw)
 
-    def _checked(self, operation: ModuleType, raw: httpx.Response) -> GeneratedResponse[Any]:
-        if raw.status_code >= 400:
-            raise api_error_from_response(raw.status_code, raw.content, raw.headers)
-        response: GeneratedResponse[Any] = operation._build_response(client=self._api, response=raw)
-        return response
+class AsyncBaseClient(ClientCore):
+    """The asyncio twin of :class:`BaseClient`: the same configuration, awaitable sends.
+
+    Takes the arguments listed in :class:`ClientCore`, with an
+    ``httpx.AsyncClient`` and an ``httpx.AsyncBaseTransport``. The generated
+    operations describe each request (``_get_kwargs``) and parse each answer
+    (``_build_response``), as for the sync client.
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        refresh_token: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        verify: Any = True,
+        proxy: str | None = None,
+        on_tokens_refreshed: Callable[[RefreshedTokens], object] | None = None,
+    ) -> None:
+        super().__init__(
+            token,
+            refresh_token,
+            base_url=base_url,
+            timeout=timeout,
+            on_tokens_refreshed=on_tokens_refreshed,
+            owns_http=http_client is None,
+        )
+        if http_client is None:
+            http_client = httpx.AsyncClient(**self._http_options(transport, verify, proxy))
+        http_client.base_url = httpx.URL(self.base_url)
+        self._http = http_client
+        self._api = GeneratedClient(base_url=self.base_url).set_async_httpx_client(http_client)
+
+    async def close(self) -> None:
+        """Close the connection pool (only if the SDK created it): ``await client.close()``.
+
+        As in openai-python's ``AsyncOpenAI``, ``close`` is a coroutine;
+        :meth:`aclose` does the same, for ``contextlib.aclosing`` and httpx habits.
+        """
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def aclose(self) -> None:
+        """The same as :meth:`close`."""
+        await self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def call(self, operation: ModuleType, what: str, **kwargs: Any) -> Any:
+        """Await a generated operation with auth; return the parsed 2xx model.
+
+        Raises the matching :class:`ApiError` for an error status and a
+        :class:`TransportError` when no answer arrived.
+        """
+        return (await self._send(operation, what, operation._get_kwargs(**kwargs))).parsed
+
+    async def send_encoded(
+        self, operation: ModuleType, what: str, content: bytes, *, placeholder: Any, **kwargs: Any
+    ) -> GeneratedResponse[Any]:
+        """Send ``content`` (JSON bytes) as the body of a generated operation (see the sync one)."""
+        request = self._encoded_request(operation, content, placeholder, kwargs)
+        return await self._send(operation, what, request)
+
+    async def _send(
+        self, operation: ModuleType, what: str, request_kwargs: dict[str, Any]
+    ) -> GeneratedResponse[Any]:
+        with translate_transport_errors(what):
+            raw = await self._http.request(**request_kwargs, auth=self._auth)
+        return self._checked(operation, raw)
