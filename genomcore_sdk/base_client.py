@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import ModuleType, TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar
 
 import httpx
 from genomcore_ts_api import Client as GeneratedClient
@@ -149,11 +149,14 @@ def translate_transport_errors(what: str) -> Iterator[None]:
         ) from exc
 
 
+HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
+TransportT = TypeVar("TransportT", httpx.BaseTransport, httpx.AsyncBaseTransport)
+
 _CONNECTION_LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32)
 """One pool per client: 64 connections (32 kept alive), enough for 32 chunks in flight."""
 
 
-class ClientCore:
+class ClientCore(Generic[HttpT, TransportT]):
     """What the sync and the async client share, none of it I/O.
 
     Configuration (base URL, timeout, TLS, proxy, connection limits), the
@@ -184,34 +187,46 @@ class ClientCore:
 
     def __init__(
         self,
-        token: str | None,
-        refresh_token: str | None,
+        token: str | None = None,
+        refresh_token: str | None = None,
         *,
-        base_url: str | None,
-        timeout: float | httpx.Timeout | None,
-        on_tokens_refreshed: Callable[[RefreshedTokens], object] | None,
-        owns_http: bool,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        http_client: HttpT | None = None,
+        transport: TransportT | None = None,
+        verify: Any = True,
+        proxy: str | None = None,
+        on_tokens_refreshed: Callable[[RefreshedTokens], object] | None = None,
     ) -> None:
         self.base_url = resolve_base_url(base_url)
         self._timeout = DEFAULT_TIMEOUT if timeout is None else httpx.Timeout(timeout)
         self._auth = TokenAuth(
             token, refresh_token, base_url=self.base_url, on_tokens_refreshed=on_tokens_refreshed
         )
-        self._owns_http = owns_http
+        self._owns_http = http_client is None
+        if http_client is None:
+            http_client = self._new_http_client(
+                auth=self._auth,  # so `client.generated` calls are authenticated too
+                timeout=self._timeout,
+                transport=transport,
+                verify=verify,
+                proxy=proxy,
+                limits=_CONNECTION_LIMITS,
+            )
+        http_client.base_url = httpx.URL(self.base_url)
+        self._http: HttpT = http_client
+        self._api = self._generated_client(http_client)
+
+    def _new_http_client(self, **options: Any) -> HttpT:
+        """A new httpx client (sync or async) with the SDK's options."""
+        raise NotImplementedError
+
+    def _generated_client(self, http_client: HttpT) -> GeneratedClient:
+        """The generated client, sending with ``http_client``."""
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
-
-    def _http_options(self, transport: Any, verify: Any, proxy: str | None) -> dict[str, Any]:
-        """The keyword arguments of the httpx client the SDK creates (sync or async)."""
-        return {
-            "auth": self._auth,  # so `client.generated` calls are authenticated too
-            "timeout": self._timeout,
-            "transport": transport,
-            "verify": verify,
-            "proxy": proxy,
-            "limits": _CONNECTION_LIMITS,
-        }
 
     @property
     def generated(self) -> GeneratedClient:
@@ -248,39 +263,18 @@ class ClientCore:
         return response
 
 
-class BaseClient(ClientCore):
+class BaseClient(ClientCore[httpx.Client, httpx.BaseTransport]):
     """Transport, authentication and error handling shared by every resource (blocking I/O).
 
     Takes the arguments listed in :class:`ClientCore`, with an ``httpx.Client``
     and an ``httpx.BaseTransport``.
     """
 
-    def __init__(
-        self,
-        token: str | None = None,
-        refresh_token: str | None = None,
-        *,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        http_client: httpx.Client | None = None,
-        transport: httpx.BaseTransport | None = None,
-        verify: Any = True,
-        proxy: str | None = None,
-        on_tokens_refreshed: Callable[[RefreshedTokens], object] | None = None,
-    ) -> None:
-        super().__init__(
-            token,
-            refresh_token,
-            base_url=base_url,
-            timeout=timeout,
-            on_tokens_refreshed=on_tokens_refreshed,
-            owns_http=http_client is None,
-        )
-        if http_client is None:
-            http_client = httpx.Client(**self._http_options(transport, verify, proxy))
-        http_client.base_url = httpx.URL(self.base_url)
-        self._http = http_client
-        self._api = GeneratedClient(base_url=self.base_url).set_httpx_client(http_client)
+    def _new_http_client(self, **options: Any) -> httpx.Client:
+        return httpx.Client(**options)
+
+    def _generated_client(self, http_client: httpx.Client) -> GeneratedClient:
+        return GeneratedClient(base_url=self.base_url).set_httpx_client(http_client)
 
     def close(self) -> None:
         """Close the connection pool (only if the SDK created it)."""
@@ -326,7 +320,7 @@ class BaseClient(ClientCore):
         return self._checked(operation, raw)
 
 
-class AsyncBaseClient(ClientCore):
+class AsyncBaseClient(ClientCore[httpx.AsyncClient, httpx.AsyncBaseTransport]):
     """The asyncio twin of :class:`BaseClient`: the same configuration, awaitable sends.
 
     Takes the arguments listed in :class:`ClientCore`, with an
@@ -335,32 +329,11 @@ class AsyncBaseClient(ClientCore):
     (``_build_response``), as for the sync client.
     """
 
-    def __init__(
-        self,
-        token: str | None = None,
-        refresh_token: str | None = None,
-        *,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        verify: Any = True,
-        proxy: str | None = None,
-        on_tokens_refreshed: Callable[[RefreshedTokens], object] | None = None,
-    ) -> None:
-        super().__init__(
-            token,
-            refresh_token,
-            base_url=base_url,
-            timeout=timeout,
-            on_tokens_refreshed=on_tokens_refreshed,
-            owns_http=http_client is None,
-        )
-        if http_client is None:
-            http_client = httpx.AsyncClient(**self._http_options(transport, verify, proxy))
-        http_client.base_url = httpx.URL(self.base_url)
-        self._http = http_client
-        self._api = GeneratedClient(base_url=self.base_url).set_async_httpx_client(http_client)
+    def _new_http_client(self, **options: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(**options)
+
+    def _generated_client(self, http_client: httpx.AsyncClient) -> GeneratedClient:
+        return GeneratedClient(base_url=self.base_url).set_async_httpx_client(http_client)
 
     async def close(self) -> None:
         """Close the connection pool (only if the SDK created it): ``await client.close()``.

@@ -7,6 +7,7 @@ script needs to change.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -117,9 +118,6 @@ class AsyncGenomcoreApiClient(AsyncBaseClient):
     refresh serve them all. It is not meant to be used from several event
     loops or threads at once.
 
-    Attributes:
-        time_series: the :class:`~genomcore_sdk.async_time_series.AsyncTimeSeries` API.
-
     Examples:
         >>> import asyncio, os
         >>> from genomcore_sdk import AsyncGenomcoreApiClient
@@ -138,28 +136,7 @@ class AsyncGenomcoreApiClient(AsyncBaseClient):
         [12]
     """
 
-    def __init__(
-        self,
-        token: str | None = None,
-        refresh_token: str | None = None,
-        *,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        verify: Any = True,
-        proxy: str | None = None,
-        on_tokens_refreshed: Callable[[RefreshedTokens], object] | None = None,
-    ) -> None:
-        super().__init__(
-            token,
-            refresh_token,
-            base_url=base_url,
-            timeout=timeout,
-            http_client=http_client,
-            transport=transport,
-            verify=verify,
-            proxy=proxy,
-            on_tokens_refreshed=on_tokens_refreshed,
-        )
-        self.time_series = AsyncTimeSeries(self)
+    @functools.cached_property
+    def time_series(self) -> AsyncTimeSeries:
+        """The :class:`~genomcore_sdk.async_time_series.AsyncTimeSeries` API."""
+        return AsyncTimeSeries(self)
