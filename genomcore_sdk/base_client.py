@@ -129,7 +129,15 @@ def api_error_from_response(status_code: int, content: bytes, headers: Any = Non
             hint="A server-side failure; retrying (max_retries > 0) is safe.",
             **kwargs,
         )
-    return ApiError(status_code, message, **kwargs)
+    if status_code == 408:
+        hint = "The server timed out reading the request; retrying (max_retries > 0) is safe."
+    elif status_code == 403:
+        hint = "The token is valid but not allowed to do this; check its permissions."
+    elif status_code == 404:
+        hint = "Check the base URL (it should be the API root, e.g. https://api.genomcore.com)."
+    else:
+        hint = "The request was refused as sent; check it against the API (it is not retried)."
+    return ApiError(status_code, message, hint=hint, **kwargs)
 
 
 @contextmanager
