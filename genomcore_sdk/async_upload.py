@@ -130,6 +130,13 @@ async def async_upload(client: AsyncBaseClient, body: Any, options: UploadOption
     """
     with contextlib.ExitStack() as stack:
         session = upload_session(body, options, base_url=client.base_url)
-        core = await asyncio.to_thread(stack.enter_context, session)
+        preparing = asyncio.ensure_future(asyncio.to_thread(stack.enter_context, session))
+        try:
+            core = await asyncio.shield(preparing)
+        except asyncio.CancelledError:
+            # a thread cannot be interrupted: let pass one end, so what it opened is closed
+            with contextlib.suppress(BaseException):
+                await preparing
+            raise
         await AsyncSender(client, core, options.max_concurrency).run()
         return core.finish()

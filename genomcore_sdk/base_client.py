@@ -1,10 +1,14 @@
-"""The base client: owns the HTTP transport, the generated client, and error translation.
+"""The base clients: transport, the generated client, authentication and error translation.
 
-Resources (``client.time_series``) stay thin: they call the generated
-operations through :meth:`BaseClient.call` (models in, model out, errors
-raised) or, for the bulk upload path, :meth:`BaseClient.send_encoded`, which
-uses the generated operation's own request description (method, URL, headers)
-and response parsing but sends a body that is already JSON bytes.
+:class:`ClientCore` holds everything the sync and the async client share
+(configuration, :class:`~genomcore_sdk.auth.TokenAuth`, repr, request
+description, answer parsing and error translation); :class:`BaseClient`
+(``httpx.Client``) and :class:`AsyncBaseClient` (``httpx.AsyncClient``) add
+only the sending. Resources (``client.time_series``) stay thin: they call the
+generated operations through ``call`` (models in, model out, errors raised)
+or, for the bulk upload path, ``send_encoded``, which uses the generated
+operation's own request description (method, URL, headers) and response
+parsing but sends a body that is already JSON bytes.
 """
 
 from __future__ import annotations

@@ -18,11 +18,10 @@ The flow is one way:
 
 :class:`UploadCore` does no network I/O and is not thread-aware: every call
 comes from one thread (the driver's), which is what lets an asyncio driver
-(``AsyncGenomcoreApiClient``) reuse it unchanged: replace
-:class:`ThreadedSender` with a driver that runs the same loop with
-``asyncio`` tasks (a semaphore of ``max_concurrency``), sends with the async
-client and ``RetryPolicy.async_retrying``, and calls ``core.on_retry /
-on_stored / on_failed`` from the event loop.
+(``AsyncGenomcoreApiClient``) reuse it unchanged:
+:class:`~genomcore_sdk.async_upload.AsyncSender` runs the same loop with
+``asyncio`` tasks, sends with the async client and ``RetryPolicy.async_retrying``,
+and hands its outcomes to the core (:func:`deliver`) from the event loop.
 """
 
 from __future__ import annotations

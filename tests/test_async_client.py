@@ -274,3 +274,23 @@ def test_async_transport_is_used_and_errors_are_translated() -> None:
 
     asyncio.run(scenario())
     assert seen == ["Bearer t-1"]
+
+
+def test_cancelling_an_upload_cancels_its_requests(emulator: Emulator) -> None:
+    emulator.set_faults(FaultConfig(delay_ms=3000))
+    rows = [observation(i) for i in range(300)]
+
+    async def scenario() -> None:
+        async with make_client(emulator) as api:
+            upload = asyncio.create_task(
+                api.time_series.create_time_series(rows, chunksize=100, max_concurrency=3)
+            )
+            await asyncio.sleep(0.5)  # pass one is done; three requests wait on the server
+            assert not upload.done()
+            upload.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await upload
+            left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            assert left == []  # no request task outlives the cancelled upload
+
+    asyncio.run(scenario())
