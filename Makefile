@@ -13,7 +13,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 help:
 	@echo "make demo             upload, query and delete the real sample against a local emulator"
-	@echo "make test             generated-code drift check, ruff, mypy --strict, the whole test suite"
+	@echo "make test             generated-code drift check, ruff, mypy --strict (package + examples/typed_usage.py), the whole test suite"
 	@echo "make bench            upload benchmarks (not part of make test)"
 	@echo "make docs             the documentation site, into site/ (strict: any warning fails)"
 	@echo "make bench-emulator   the emulator's ingest speed alone (pre-serialized bodies)"
@@ -56,7 +56,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 
 typecheck: $(STAMP)
-	$(BIN)/mypy genomcore_sdk
+	$(BIN)/mypy genomcore_sdk examples/typed_usage.py
 
 test: check-generated lint typecheck
 	$(BIN)/pytest -q

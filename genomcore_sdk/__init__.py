@@ -13,7 +13,7 @@ Examples:
     UploadReport(sent=1, stored=1, rejected=0, chunks=1, retries=0, skipped_chunks=0, duration=...)
 """
 
-from .client import GenomcoreApiClient
+from .client import AsyncGenomcoreApiClient, GenomcoreApiClient
 from .deletion import DeleteReport
 from .errors import (
     ApiConnectionError,
@@ -48,6 +48,7 @@ __all__ = [
     "ApiConnectionError",
     "ApiError",
     "ApiTimeoutError",
+    "AsyncGenomcoreApiClient",
     "AuthenticationError",
     "BadRequestError",
     "ChunkResult",

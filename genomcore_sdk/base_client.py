@@ -1,10 +1,14 @@
-"""The base client: owns the HTTP transport, the generated client, and error translation.
+"""The base clients: transport, the generated client, authentication and error translation.
 
-Resources (``client.time_series``) stay thin: they call the generated
-operations through :meth:`BaseClient.call` (models in, model out, errors
-raised) or, for the bulk upload path, :meth:`BaseClient.send_encoded`, which
-uses the generated operation's own request description (method, URL, headers)
-and response parsing but sends a body that is already JSON bytes.
+:class:`ClientCore` holds everything the sync and the async client share
+(configuration, :class:`~genomcore_sdk.auth.TokenAuth`, repr, request
+description, answer parsing and error translation); :class:`BaseClient`
+(``httpx.Client``) and :class:`AsyncBaseClient` (``httpx.AsyncClient``) add
+only the sending. Resources (``client.time_series``) stay thin: they call the
+generated operations through ``call`` (models in, model out, errors raised)
+or, for the bulk upload path, ``send_encoded``, which uses the generated
+operation's own request description (method, URL, headers) and response
+parsing but sends a body that is already JSON bytes.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import ModuleType, TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar
 
 import httpx
 from genomcore_ts_api import Client as GeneratedClient
@@ -34,7 +38,14 @@ from .errors import (
     UnprocessableEntityError,
 )
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "BaseClient", "api_error_from_response"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_TIMEOUT",
+    "AsyncBaseClient",
+    "BaseClient",
+    "ClientCore",
+    "api_error_from_response",
+]
 
 logger = logging.getLogger("genomcore_sdk.client")
 
@@ -122,7 +133,15 @@ def api_error_from_response(status_code: int, content: bytes, headers: Any = Non
             hint="A server-side failure; retrying (max_retries > 0) is safe.",
             **kwargs,
         )
-    return ApiError(status_code, message, **kwargs)
+    if status_code == 408:
+        hint = "The server timed out reading the request; retrying (max_retries > 0) is safe."
+    elif status_code == 403:
+        hint = "The token is valid but not allowed to do this; check its permissions."
+    elif status_code == 404:
+        hint = "Check the base URL (it should be the API root, e.g. https://api.genomcore.com)."
+    else:
+        hint = "The request was refused as sent; check it against the API (it is not retried)."
+    return ApiError(status_code, message, hint=hint, **kwargs)
 
 
 @contextmanager
@@ -142,8 +161,22 @@ def translate_transport_errors(what: str) -> Iterator[None]:
         ) from exc
 
 
-class BaseClient:
-    """Transport, authentication and error handling shared by every resource.
+HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
+TransportT = TypeVar("TransportT", httpx.BaseTransport, httpx.AsyncBaseTransport)
+
+_CONNECTION_LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+"""One pool per client: 64 connections (32 kept alive), enough for 32 chunks in flight."""
+
+
+class ClientCore(Generic[HttpT, TransportT]):
+    """What the sync and the async client share, none of it I/O.
+
+    Configuration (base URL, timeout, TLS, proxy, connection limits), the
+    :class:`~genomcore_sdk.auth.TokenAuth` (whose single-flight refresh serves
+    threads and tasks alike), the repr (never a token), how a generated
+    operation's request is described, and how an answer becomes a parsed model
+    or an :class:`~genomcore_sdk.errors.ApiError`. :class:`BaseClient` and
+    :class:`AsyncBaseClient` add only the sending; both take these arguments.
 
     Args:
         token: the access token.
@@ -151,13 +184,18 @@ class BaseClient:
         base_url: the API root; defaults to ``$GENOMCORE_BASE_URL``, then
             :data:`DEFAULT_BASE_URL`.
         timeout: seconds (or an ``httpx.Timeout``) for each request.
-        http_client: an ``httpx.Client`` to use (its own base URL is replaced).
-        transport: an ``httpx.BaseTransport`` for the client the SDK creates.
+        http_client: an ``httpx.Client`` (sync) or ``httpx.AsyncClient`` (async)
+            to send with (its base URL is replaced); the SDK never closes a
+            client it was given.
+        transport: an ``httpx.BaseTransport`` (sync) or ``httpx.AsyncBaseTransport``
+            (async) for the client the SDK creates.
         verify: TLS verification: True, False, a CA bundle path or an SSLContext.
         proxy: a proxy URL for every request.
         on_tokens_refreshed: called with :class:`~genomcore_sdk.auth.RefreshedTokens`
             after each token refresh (see :class:`~genomcore_sdk.auth.TokenAuth`).
     """
+
+    _api: GeneratedClient
 
     def __init__(
         self,
@@ -166,8 +204,8 @@ class BaseClient:
         *,
         base_url: str | None = None,
         timeout: float | httpx.Timeout | None = None,
-        http_client: httpx.Client | None = None,
-        transport: httpx.BaseTransport | None = None,
+        http_client: HttpT | None = None,
+        transport: TransportT | None = None,
         verify: Any = True,
         proxy: str | None = None,
         on_tokens_refreshed: Callable[[RefreshedTokens], object] | None = None,
@@ -179,20 +217,76 @@ class BaseClient:
         )
         self._owns_http = http_client is None
         if http_client is None:
-            http_client = httpx.Client(
+            http_client = self._new_http_client(
                 auth=self._auth,  # so `client.generated` calls are authenticated too
                 timeout=self._timeout,
                 transport=transport,
                 verify=verify,
                 proxy=proxy,
-                limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+                limits=_CONNECTION_LIMITS,
             )
         http_client.base_url = httpx.URL(self.base_url)
-        self._http = http_client
-        self._api = GeneratedClient(base_url=self.base_url).set_httpx_client(http_client)
+        self._http: HttpT = http_client
+        self._api = self._generated_client(http_client)
+
+    def _new_http_client(self, **options: Any) -> HttpT:
+        """A new httpx client (sync or async) with the SDK's options."""
+        raise NotImplementedError
+
+    def _generated_client(self, http_client: HttpT) -> GeneratedClient:
+        """The generated client, sending with ``http_client``."""
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    @property
+    def generated(self) -> GeneratedClient:
+        """The generated low-level client, sharing this client's connections.
+
+        Its calls are authenticated (with :attr:`auth`) when the SDK created the
+        httpx client; with your own ``http_client``, set ``http_client.auth =
+        client.auth`` first.
+        """
+        return self._api
+
+    @property
+    def auth(self) -> TokenAuth:
+        """The client's :class:`~genomcore_sdk.auth.TokenAuth` (shared token state).
+
+        Hand it to other httpx clients to share one token and one refresh
+        flight with this client.
+        """
+        return self._auth
+
+    @staticmethod
+    def _encoded_request(
+        operation: ModuleType, content: bytes, placeholder: Any, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        request_kwargs: dict[str, Any] = operation._get_kwargs(body=placeholder, **kwargs)
+        request_kwargs.pop("json", None)
+        request_kwargs["content"] = content
+        return request_kwargs
+
+    def _checked(self, operation: ModuleType, raw: httpx.Response) -> GeneratedResponse[Any]:
+        if raw.status_code >= 400:
+            raise api_error_from_response(raw.status_code, raw.content, raw.headers)
+        response: GeneratedResponse[Any] = operation._build_response(client=self._api, response=raw)
+        return response
+
+
+class BaseClient(ClientCore[httpx.Client, httpx.BaseTransport]):
+    """Transport, authentication and error handling shared by every resource (blocking I/O).
+
+    Takes the arguments listed in :class:`ClientCore`, with an ``httpx.Client``
+    and an ``httpx.BaseTransport``.
+    """
+
+    def _new_http_client(self, **options: Any) -> httpx.Client:
+        return httpx.Client(**options)
+
+    def _generated_client(self, http_client: httpx.Client) -> GeneratedClient:
+        return GeneratedClient(base_url=self.base_url).set_httpx_client(http_client)
 
     def close(self) -> None:
         """Close the connection pool (only if the SDK created it)."""
@@ -210,33 +304,13 @@ class BaseClient:
     ) -> None:
         self.close()
 
-    @property
-    def generated(self) -> GeneratedClient:
-        """The generated low-level client, sharing this client's connections.
-
-        Its calls are authenticated (with :attr:`auth`) when the SDK created the
-        httpx client; with your own ``http_client``, set ``http_client.auth =
-        client.auth`` first.
-        """
-        return self._api
-
-    @property
-    def auth(self) -> TokenAuth:
-        """The client's :class:`~genomcore_sdk.auth.TokenAuth` (shared token state).
-
-        Hand it to other httpx clients (for example an ``httpx.AsyncClient``) to
-        share one token and one refresh flight with this client.
-        """
-        return self._auth
-
     def call(self, operation: ModuleType, what: str, **kwargs: Any) -> Any:
-        """Call a generated operation's ``sync_detailed`` with auth; return the parsed 2xx model.
+        """Call a generated operation with auth; return the parsed 2xx model.
 
         Raises the matching :class:`ApiError` for an error status and a
         :class:`TransportError` when no answer arrived.
         """
-        response = self._request(operation, what, **kwargs)
-        return response.parsed
+        return self._send(operation, what, operation._get_kwargs(**kwargs)).parsed
 
     def send_encoded(
         self, operation: ModuleType, what: str, content: bytes, *, placeholder: Any, **kwargs: Any
@@ -247,21 +321,74 @@ class BaseClient:
         headers (``placeholder`` stands in for the body it would encode), and
         its ``_build_response`` parses the answer into the generated models.
         """
-        request_kwargs = operation._get_kwargs(body=placeholder, **kwargs)
-        request_kwargs.pop("json", None)
-        request_kwargs["content"] = content
+        request = self._encoded_request(operation, content, placeholder, kwargs)
+        return self._send(operation, what, request)
+
+    def _send(
+        self, operation: ModuleType, what: str, request_kwargs: dict[str, Any]
+    ) -> GeneratedResponse[Any]:
         with translate_transport_errors(what):
             raw = self._http.request(**request_kwargs, auth=self._auth)
         return self._checked(operation, raw)
 
-    def _request(self, operation: ModuleType, what: str, **kwargs: Any) -> GeneratedResponse[Any]:
-        request_kwargs = operation._get_kwargs(**kwargs)
-        with translate_transport_errors(what):
-            raw = self._http.request(**request_kwargs, auth=self._auth)
-        return self._checked(operation, raw)
 
-    def _checked(self, operation: ModuleType, raw: httpx.Response) -> GeneratedResponse[Any]:
-        if raw.status_code >= 400:
-            raise api_error_from_response(raw.status_code, raw.content, raw.headers)
-        response: GeneratedResponse[Any] = operation._build_response(client=self._api, response=raw)
-        return response
+class AsyncBaseClient(ClientCore[httpx.AsyncClient, httpx.AsyncBaseTransport]):
+    """The asyncio twin of :class:`BaseClient`: the same configuration, awaitable sends.
+
+    Takes the arguments listed in :class:`ClientCore`, with an
+    ``httpx.AsyncClient`` and an ``httpx.AsyncBaseTransport``. The generated
+    operations describe each request (``_get_kwargs``) and parse each answer
+    (``_build_response``), as for the sync client.
+    """
+
+    def _new_http_client(self, **options: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(**options)
+
+    def _generated_client(self, http_client: httpx.AsyncClient) -> GeneratedClient:
+        return GeneratedClient(base_url=self.base_url).set_async_httpx_client(http_client)
+
+    async def close(self) -> None:
+        """Close the connection pool (only if the SDK created it): ``await client.close()``.
+
+        As in openai-python's ``AsyncOpenAI``, ``close`` is a coroutine;
+        :meth:`aclose` does the same, for ``contextlib.aclosing`` and httpx habits.
+        """
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def aclose(self) -> None:
+        """The same as :meth:`close`."""
+        await self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def call(self, operation: ModuleType, what: str, **kwargs: Any) -> Any:
+        """Await a generated operation with auth; return the parsed 2xx model.
+
+        Raises the matching :class:`ApiError` for an error status and a
+        :class:`TransportError` when no answer arrived.
+        """
+        return (await self._send(operation, what, operation._get_kwargs(**kwargs))).parsed
+
+    async def send_encoded(
+        self, operation: ModuleType, what: str, content: bytes, *, placeholder: Any, **kwargs: Any
+    ) -> GeneratedResponse[Any]:
+        """Send ``content`` (JSON bytes) as the body of a generated operation (see the sync one)."""
+        request = self._encoded_request(operation, content, placeholder, kwargs)
+        return await self._send(operation, what, request)
+
+    async def _send(
+        self, operation: ModuleType, what: str, request_kwargs: dict[str, Any]
+    ) -> GeneratedResponse[Any]:
+        with translate_transport_errors(what):
+            raw = await self._http.request(**request_kwargs, auth=self._auth)
+        return self._checked(operation, raw)

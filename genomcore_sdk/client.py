@@ -1,4 +1,4 @@
-"""The client: ``GenomcoreApiClient(token=..., refresh_token=...)``.
+"""The clients: ``GenomcoreApiClient(token=..., refresh_token=...)`` and its asyncio twin.
 
 Mirrors the vendor's ``genomcore.client`` module, so ``from
 genomcore_sdk.client import GenomcoreApiClient`` is the only line a vendor
@@ -7,16 +7,18 @@ script needs to change.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
+from .async_time_series import AsyncTimeSeries
 from .auth import RefreshedTokens
-from .base_client import DEFAULT_BASE_URL, BaseClient
+from .base_client import DEFAULT_BASE_URL, AsyncBaseClient, BaseClient
 from .time_series import TimeSeries
 
-__all__ = ["DEFAULT_BASE_URL", "GenomcoreApiClient"]
+__all__ = ["DEFAULT_BASE_URL", "AsyncGenomcoreApiClient", "GenomcoreApiClient"]
 
 
 class GenomcoreApiClient(BaseClient):
@@ -45,6 +47,17 @@ class GenomcoreApiClient(BaseClient):
 
     Attributes:
         time_series: the :class:`~genomcore_sdk.time_series.TimeSeries` API.
+
+    Lifecycle: the client holds one pool of keep-alive connections (up to 64),
+    reused by every call; create it once and share it. ``with
+    GenomcoreApiClient(...) as api:`` (or ``api.close()``) closes the pool. An
+    ``http_client`` you pass is yours: the SDK uses it but never closes it.
+
+    Thread safety: one client may be shared by any number of threads. httpx's
+    connection pool is thread-safe, the token state is behind a lock and a
+    refresh is made once for all threads waiting on it, and each call (an
+    upload included) keeps its state to itself. For asyncio code use
+    :class:`AsyncGenomcoreApiClient`.
 
     Examples:
         >>> import os
@@ -86,3 +99,44 @@ class GenomcoreApiClient(BaseClient):
             on_tokens_refreshed=on_tokens_refreshed,
         )
         self.time_series = TimeSeries(self)
+
+
+class AsyncGenomcoreApiClient(AsyncBaseClient):
+    """The asyncio client of the Genomcore API: the same constructor and methods, awaitable.
+
+    Takes the arguments of :class:`GenomcoreApiClient`, except that
+    ``http_client`` is an ``httpx.AsyncClient`` and ``transport`` an
+    ``httpx.AsyncBaseTransport``. ``client.time_series`` has the same methods
+    (:class:`~genomcore_sdk.async_time_series.AsyncTimeSeries`), each awaited,
+    and ``iter_time_series`` is used with ``async for``.
+
+    Lifecycle (the openai-python convention): ``async with
+    AsyncGenomcoreApiClient(...) as api:`` or ``await api.close()`` closes the
+    connection pool (``await api.aclose()`` does the same). An ``http_client``
+    you pass is never closed by the SDK. Create the client once per event loop
+    and share it between tasks: its pool, token state and single-flight
+    refresh serve them all. It is not meant to be used from several event
+    loops or threads at once.
+
+    Examples:
+        >>> import asyncio, os
+        >>> from genomcore_sdk import AsyncGenomcoreApiClient
+        >>> rows = [{"meta": {"userId": 1, "source": "watch", "metric": "steps",
+        ...                   "externalId": "W-1", "batch": "b1"},
+        ...          "point": {"start": "2024-04-01T00:00:00Z",
+        ...                    "end": "2024-04-01T00:01:00Z", "value": 12}}]
+        >>> async def main() -> list[int]:
+        ...     async with AsyncGenomcoreApiClient(
+        ...             token=os.getenv("TOKEN"), refresh_token=os.getenv("REFRESH_TOKEN")) as api:
+        ...         report = await api.time_series.create_time_series(rows, max_concurrency=8)
+        ...         assert report.stored == 1
+        ...         return [obs.point.value async for obs in
+        ...                 api.time_series.iter_time_series(batches="b1")]
+        >>> asyncio.run(main())
+        [12]
+    """
+
+    @functools.cached_property
+    def time_series(self) -> AsyncTimeSeries:
+        """The :class:`~genomcore_sdk.async_time_series.AsyncTimeSeries` API."""
+        return AsyncTimeSeries(self)

@@ -9,17 +9,27 @@ reports it in a :class:`DeleteReport` instead of raising a bare transport error.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal
 
 import attrs
-from genomcore_ts_api.models import DeleteRequest, DeleteResult
+from genomcore_ts_api.models import DeleteRequest, DeleteResult, QueryRequest
 
 from .errors import DeleteUnverifiedError, GenomcoreError, QueryValidationError, TransportError
+from .query import TimeSeriesQuery
 
-__all__ = ["DELETE_KEYS", "DeleteReport", "check_delete_body", "delete_and_verify"]
+__all__ = [
+    "DELETE_KEYS",
+    "DeleteReport",
+    "LostAnswerCheck",
+    "async_delete_and_verify",
+    "check_delete_body",
+    "delete_and_verify",
+    "remaining_query",
+]
 
 logger = logging.getLogger("genomcore_sdk.deletion")
 
@@ -138,6 +148,65 @@ def check_delete_body(body: Mapping[str, Any] | DeleteRequest) -> DeleteRequest:
     return DeleteRequest(user_id=user_id, batch=batch, metric=metric)
 
 
+class LostAnswerCheck:
+    """The decisions after a delete got no answer, shared by the sync and async drivers (no I/O).
+
+    It knows the error text to report, when to count again (while observations
+    remain and ``verify_timeout`` allows another count), and builds the
+    :class:`DeleteReport` or the :class:`~genomcore_sdk.errors.DeleteUnverifiedError`.
+    """
+
+    def __init__(
+        self,
+        request: DeleteRequest,
+        lost: TransportError,
+        *,
+        verify_timeout: float,
+        verify_interval: float,
+    ) -> None:
+        self.request = request
+        self.interval = verify_interval
+        self.error = str(lost).split(". ")[0].rstrip(".")
+        self.where = f"userId={request.user_id}, batch={request.batch!r}, metric={request.metric!r}"
+        self._deadline = time.monotonic() + max(0.0, verify_timeout)
+        logger.warning(
+            "delete of %s got no answer (%s); checking what remains", self.where, self.error
+        )
+
+    def count_again(self, remaining: int) -> bool:
+        """Whether to wait ``verify_interval`` and count again."""
+        return bool(remaining) and time.monotonic() + self.interval <= self._deadline
+
+    def unverified(self, check: GenomcoreError) -> DeleteUnverifiedError:
+        """The error to raise when the counting query failed too."""
+        return DeleteUnverifiedError(
+            f"The delete of {self.where} got no answer ({self.error}), and the query checking "
+            f"what remains failed too ({check}). The deletion may or may not have happened: "
+            "query again (or send the delete again; it is idempotent) once the API is "
+            "reachable."
+        )
+
+    def report(self, remaining: int) -> DeleteReport:
+        """The report once ``remaining`` observations were counted."""
+        request = self.request
+        report = DeleteReport(
+            request.user_id,
+            request.batch,
+            request.metric,
+            deleted=None,
+            remaining=remaining,
+            connection_lost=True,
+            error=self.error,
+        )
+        logger.log(logging.WARNING if remaining else logging.INFO, "%s", report)
+        return report
+
+
+def answered(request: DeleteRequest, result: DeleteResult) -> DeleteReport:
+    """The report of a delete the server answered."""
+    return DeleteReport(request.user_id, request.batch, request.metric, deleted=result.deleted)
+
+
 def delete_and_verify(
     request: DeleteRequest,
     send: Callable[[DeleteRequest], DeleteResult],
@@ -159,32 +228,51 @@ def delete_and_verify(
         verify_interval: seconds between counts.
         sleep: the waiting function (tests pass a fake).
     """
-    where = f"userId={request.user_id}, batch={request.batch!r}, metric={request.metric!r}"
-    ids = (request.user_id, request.batch, request.metric)
     try:
         result = send(request)
     except TransportError as exc:
-        error = str(exc).split(". ")[0].rstrip(".")
-        logger.warning("delete of %s got no answer (%s); checking what remains", where, error)
-        deadline = time.monotonic() + max(0.0, verify_timeout)
+        check = LostAnswerCheck(
+            request, exc, verify_timeout=verify_timeout, verify_interval=verify_interval
+        )
         try:
             remaining = count_remaining(request)
-            while remaining and time.monotonic() + verify_interval <= deadline:
+            while check.count_again(remaining):
                 sleep(verify_interval)
                 remaining = count_remaining(request)
-        except GenomcoreError as check:
-            raise DeleteUnverifiedError(
-                f"The delete of {where} got no answer ({error}), and the query checking what "
-                f"remains failed too ({check}). The deletion may or may not have happened: "
-                "query again (or send the delete again; it is idempotent) once the API is "
-                "reachable."
-            ) from check
-        report = DeleteReport(
-            *ids, deleted=None, remaining=remaining, connection_lost=True, error=error
+        except GenomcoreError as failure:
+            raise check.unverified(failure) from failure
+        return check.report(remaining)
+    return answered(request, result)
+
+
+async def async_delete_and_verify(
+    request: DeleteRequest,
+    send: Callable[[DeleteRequest], Awaitable[DeleteResult]],
+    count_remaining: Callable[[DeleteRequest], Awaitable[int]],
+    *,
+    verify_timeout: float = 0.0,
+    verify_interval: float = 1.0,
+) -> DeleteReport:
+    """The asyncio twin of :func:`delete_and_verify` (the same decisions, awaited I/O)."""
+    try:
+        result = await send(request)
+    except TransportError as exc:
+        check = LostAnswerCheck(
+            request, exc, verify_timeout=verify_timeout, verify_interval=verify_interval
         )
-        if remaining:
-            logger.warning("%s", report)
-        else:
-            logger.info("%s", report)
-        return report
-    return DeleteReport(*ids, deleted=result.deleted)
+        try:
+            remaining = await count_remaining(request)
+            while check.count_again(remaining):
+                await asyncio.sleep(verify_interval)
+                remaining = await count_remaining(request)
+        except GenomcoreError as failure:
+            raise check.unverified(failure) from failure
+        return check.report(remaining)
+    return answered(request, result)
+
+
+def remaining_query(request: DeleteRequest) -> QueryRequest:
+    """The query counting what a delete of ``request`` leaves."""
+    return TimeSeriesQuery(
+        user_ids=request.user_id, batches=request.batch, metrics=request.metric
+    ).to_request()

@@ -459,7 +459,9 @@ class PageWalker:
             raise RuntimeError("accept() called after the last page")
         if page.page != expected:
             raise PaginationError(
-                f"asked for page {expected}, the server answered page {page.page}"
+                f"asked for page {expected}, the server answered page {page.page}; the "
+                "pages cannot be trusted to cover every match: read again, and report it "
+                "to the API's support if it persists"
             )
         if self.total is None:
             self.total = page.total

@@ -22,7 +22,7 @@ from genomcore_ts_api.models import (
     StoredObservation,
 )
 
-from .deletion import DeleteReport, check_delete_body, delete_and_verify
+from .deletion import DeleteReport, check_delete_body, delete_and_verify, remaining_query
 from .errors import QueryValidationError
 from .query import (
     Instant,
@@ -45,12 +45,32 @@ if TYPE_CHECKING:
     from .base_client import BaseClient
 
 
-__all__ = ["DEFAULT_CHUNKSIZE", "TimeSeries"]
+__all__ = ["DEFAULT_CHUNKSIZE", "TimeSeries", "query_request_from"]
 
 logger = logging.getLogger("genomcore_sdk.time_series")
 
 DEFAULT_CHUNKSIZE = 1000
 """Observations per create request when ``chunksize`` is not given."""
+
+
+def query_request_from(body: QueryBody | None, **criteria: Any) -> QueryRequest:
+    """The checked ``QueryRequest`` of a body or of keyword criteria (not both).
+
+    Shared by the sync and async ``time_series`` query methods.
+
+    Raises:
+        QueryValidationError: both a body and criteria, or an invalid query.
+    """
+    given = {name: value for name, value in criteria.items() if value is not None}
+    if body is not None and given:
+        raise QueryValidationError(
+            f"give the query either as body or as keyword arguments, not both (got body "
+            f"and {sorted(given)}); TimeSeriesQuery(..., filter=...) combines a raw filter "
+            "with the keyword criteria. Nothing was sent."
+        )
+    if body is None:
+        return TimeSeriesQuery(**given).to_request()
+    return prepare_query(body)
 
 
 class TimeSeries:
@@ -330,18 +350,7 @@ class TimeSeries:
                     page = self._fetch_page(want.page, want.page_size, want.body)
             yield from walker.accept(page)
 
-    @staticmethod
-    def _request_from(body: QueryBody | None, **criteria: Any) -> QueryRequest:
-        given = {name: value for name, value in criteria.items() if value is not None}
-        if body is not None and given:
-            raise QueryValidationError(
-                f"give the query either as body or as keyword arguments, not both (got body "
-                f"and {sorted(given)}); TimeSeriesQuery(..., filter=...) combines a raw filter "
-                "with the keyword criteria. Nothing was sent."
-            )
-        if body is None:
-            return TimeSeriesQuery(**given).to_request()
-        return prepare_query(body)
+    _request_from = staticmethod(query_request_from)
 
     def query_all(
         self,
@@ -547,7 +556,4 @@ class TimeSeries:
         return result
 
     def _count_matching(self, request: DeleteRequest) -> int:
-        query = TimeSeriesQuery(
-            user_ids=request.user_id, batches=request.batch, metrics=request.metric
-        )
-        return self._fetch_page(0, 1, query.to_request()).total
+        return self._fetch_page(0, 1, remaining_query(request)).total

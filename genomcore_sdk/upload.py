@@ -18,16 +18,16 @@ The flow is one way:
 
 :class:`UploadCore` does no network I/O and is not thread-aware: every call
 comes from one thread (the driver's), which is what lets an asyncio driver
-(``AsyncGenomcoreApiClient``) reuse it unchanged: replace
-:class:`ThreadedSender` with a driver that runs the same loop with
-``asyncio`` tasks (a semaphore of ``max_concurrency``), sends with the async
-client and ``RetryPolicy.async_retrying``, and calls ``core.on_retry /
-on_stored / on_failed`` from the event loop.
+(``AsyncGenomcoreApiClient``) reuse it unchanged:
+:class:`~genomcore_sdk.async_upload.AsyncSender` runs the same loop with
+``asyncio`` tasks, sends with the async client and ``RetryPolicy.async_retrying``,
+and hands its outcomes to the core (:func:`deliver`) from the event loop.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import queue
@@ -44,6 +44,7 @@ import orjson
 import tenacity
 from genomcore_ts_api.api.time_series import create_time_series as create_op
 from genomcore_ts_api.models import CreateResult
+from genomcore_ts_api.types import Response as GeneratedResponse
 
 from .errors import (
     ApiConnectionError,
@@ -78,7 +79,11 @@ __all__ = [
     "UploadEvent",
     "UploadOptions",
     "UploadReport",
+    "answered",
+    "deliver",
+    "sending_what",
     "upload",
+    "upload_session",
 ]
 
 logger = logging.getLogger("genomcore_sdk.upload")
@@ -865,22 +870,7 @@ class ThreadedSender:
 
     def _handle(self, message: _Message) -> bool:
         """Give one message to the core (re-raising a worker's crash); True when it ends a job."""
-        core = self.core
-        if isinstance(message, _Retry):
-            core.on_retry(message.job, message.attempt, message.error, message.wait)
-            return False
-        if isinstance(message, _Stored):
-            core.on_stored(message.job, message.result, message.attempts, replayed=message.replayed)
-        elif isinstance(message, _Failed):
-            core.on_failed(
-                message.job,
-                message.error,
-                message.attempts,
-                maybe_processed=message.maybe_processed,
-            )
-        else:
-            raise message.error
-        return True
+        return deliver(self.core, message)
 
     def _work(self, job: ChunkJob, post: Callable[[_Message], Any]) -> None:
         try:
@@ -901,7 +891,7 @@ class ThreadedSender:
         retrying = self.core.policy.retrying(
             before_sleep=before_sleep, sleep=self._cancel.wait, should_stop=self._cancel.is_set
         )
-        what = f"Uploading {job.describe()}"
+        what = sending_what(job)
         try:
             for attempt in retrying:
                 with attempt:
@@ -919,28 +909,68 @@ class ThreadedSender:
                         raise
         except GenomcoreError as exc:
             return _Failed(job, exc, attempts, maybe_processed)
-        result = response.parsed
-        if not isinstance(result, CreateResult):  # pragma: no cover - the contract says 201
-            return _Failed(
-                job,
-                GenomcoreError(f"unexpected answer {response.status_code} to {what}"),
-                attempts,
-                maybe_processed,
-            )
-        replayed = response.headers.get("idempotent-replayed", "").lower() == "true"
-        return _Stored(job, result, attempts, replayed)
+        return answered(job, response, attempts, maybe_processed)
+
+
+def deliver(core: UploadCore, message: _Message) -> bool:
+    """Give a driver's message to ``core`` (re-raising a crash); True when it ends a job.
+
+    Shared by :class:`ThreadedSender` and the asyncio driver.
+    """
+    if isinstance(message, _Retry):
+        core.on_retry(message.job, message.attempt, message.error, message.wait)
+        return False
+    if isinstance(message, _Stored):
+        core.on_stored(message.job, message.result, message.attempts, replayed=message.replayed)
+    elif isinstance(message, _Failed):
+        core.on_failed(
+            message.job,
+            message.error,
+            message.attempts,
+            maybe_processed=message.maybe_processed,
+        )
+    else:
+        raise message.error
+    return True
+
+
+def sending_what(job: ChunkJob) -> str:
+    """How errors about sending ``job`` start, e.g. ``Uploading chunk 3 (rows 3000-3999)``."""
+    return f"Uploading {job.describe()}"
+
+
+def answered(
+    job: ChunkJob, response: GeneratedResponse[Any], attempts: int, maybe_processed: bool
+) -> _Stored | _Failed:
+    """The message for a 2xx answer to ``job`` (stored; replayed from the idempotency record)."""
+    result = response.parsed
+    if not isinstance(result, CreateResult):  # pragma: no cover - the contract says 201
+        return _Failed(
+            job,
+            GenomcoreError(f"unexpected answer {response.status_code} to {sending_what(job)}"),
+            attempts,
+            maybe_processed,
+        )
+    replayed = response.headers.get("idempotent-replayed", "").lower() == "true"
+    return _Stored(job, result, attempts, replayed)
 
 
 # ---------------------------------------------------------------------- entry point
 
 
-def upload(client: BaseClient, body: Any, options: UploadOptions) -> UploadReport:
-    """Validate, chunk and send ``body``; return the report (see ``create_time_series``)."""
+@contextlib.contextmanager
+def upload_session(body: Any, options: UploadOptions, *, base_url: str) -> Iterator[UploadCore]:
+    """Read and validate ``body`` (pass one), open the journal; yield the core ready to send.
+
+    All of it is file and CPU work, no network: the sync :func:`upload` runs it
+    inline, the asyncio driver in a worker thread. Leaving the block closes
+    the input and the journal.
+    """
     started = time.monotonic()
     encoder = ObservationEncoder(assume_timezone=options.assume_timezone)
     source = open_source(body)
     journal = (
-        UploadJournal.open(options.journal, chunksize=options.chunksize, base_url=client.base_url)
+        UploadJournal.open(options.journal, chunksize=options.chunksize, base_url=base_url)
         if options.journal is not None
         else None
     )
@@ -959,12 +989,18 @@ def upload(client: BaseClient, body: Any, options: UploadOptions) -> UploadRepor
                 journal.verify(prepared.chunk_hashes)
             core = UploadCore(prepared, options, journal=journal, started=started)
             try:
-                ThreadedSender(client, core, options.max_concurrency).run()
-                return core.finish()
+                yield core
             finally:
-                core.close()
+                core.close()  # the failed-rows file, if a crash left it open
         finally:
             prepared.close()
     finally:
         if journal is not None:
             journal.close()
+
+
+def upload(client: BaseClient, body: Any, options: UploadOptions) -> UploadReport:
+    """Validate, chunk and send ``body``; return the report (see ``create_time_series``)."""
+    with upload_session(body, options, base_url=client.base_url) as core:
+        ThreadedSender(client, core, options.max_concurrency).run()
+        return core.finish()
