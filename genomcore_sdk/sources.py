@@ -167,7 +167,7 @@ class _ObjectReading(Reading):
         self.items = items
         self.encode = encoder.encode
         self.check = encoder.check
-        self.encode_item = _with_comma(encoder.encode)
+        self.encode_item = encoder.encode_item
         self.schema = encoder.schema
         self.reject_columns = list(self.schema.columns())
         self.payloads = iter(items)

@@ -118,11 +118,121 @@ class ObservationEncoder:
         self.timezone = resolve_timezone(assume_timezone)
         self._tz_name = str(assume_timezone) if assume_timezone is not None else None
         self._object_plans: dict[str, list[tuple[Field, Callable[[Any], Any]]]] = {}
+        self.encode: Callable[[Any], bytes] = self._fast_path(b"")
+        """Validate one observation (dict or generated ``Observation``); return its JSON.
+
+        Raises :class:`RowProblem` when it is invalid (field, value and fix).
+        """
+        self.encode_item: Callable[[Any], bytes] = self._fast_path(b",")
+        """:attr:`encode` followed by a comma: an item of a JSON array body."""
+        self.check: Callable[[Any], object] = self.encode
+        """Validate one observation (raises :class:`RowProblem`)."""
 
     # ---------------------------------------------------------------- Python values
 
-    def encode(self, item: Any) -> bytes:
-        """Validate one observation (dict or generated ``Observation``); return its JSON.
+    def _fast_path(self, suffix: bytes) -> Callable[[Any], bytes]:
+        """A generated encoder for the usual case, falling back to :meth:`encode_checked`.
+
+        The usual case: a plain dict with exactly the required fields, ``int``
+        integers, non-empty ``str`` strings and date-times already written as
+        RFC 3339 (``2015-07-04T09:45:00+01:00`` or ``...Z``), in order. Such a
+        dict *is* its wire form, so it is checked and dumped as it is. Anything
+        else (another mapping type, a model, optional fields, other types,
+        another date-time format, a problem) goes through the precise path,
+        which converts it or names the problem.
+        """
+        slow = self.encode_checked
+        if suffix:
+
+            def slow_item(item: Any) -> bytes:
+                return slow(item) + suffix
+
+            fallback: Callable[[Any], bytes] = slow_item
+        else:
+            fallback = slow
+        lines: list[str] = []
+        counter = itertools.count()
+        supported = {Kind.INT, Kind.STR, Kind.DATETIME, Kind.OBJECT}
+        if any(f.kind not in supported for f in self.schema.leaves()):
+            return fallback
+
+        def emit(obj: ObjectSchema, var: str) -> None:
+            required = [f for f in obj.fields if f.required]
+            lines.append(
+                f"if type({var}) is not dict or len({var}) != {len(required)}: return slow(item)"
+            )
+            moments: dict[str, str] = {}
+            for field in required:
+                name = f"x{next(counter)}"
+                lines.append(f"{name} = {var}.get({field.json_name!r})")
+                if field.kind is Kind.OBJECT:
+                    assert field.schema is not None
+                    emit(field.schema, name)
+                elif field.kind is Kind.INT:
+                    lines.append(
+                        f"if type({name}) is not int or not {INT64_MIN} <= {name} <= {INT64_MAX}:"
+                        " return slow(item)"
+                    )
+                elif field.kind is Kind.STR:
+                    lines.append(f"if type({name}) is not str or not {name}: return slow(item)")
+                else:  # DATETIME, already RFC 3339 as isoformat() writes it (or with Z)
+                    lines.append(
+                        f"if type({name}) is not str or not ((len({name}) == 25 and"
+                        f" {name}[7:23:3] in RFC25) or (len({name}) == 20 and"
+                        f" {name}[7:20:3] == '-T::Z')): return slow(item)"
+                    )
+                    moments[field.json_name] = name
+            for first, second in INTERVAL_RULES:
+                if first in moments and second in moments:
+                    low, high = moments[first], moments[second]
+                    lines.extend(
+                        [
+                            "try:",
+                            f"    if fromiso({high}) < fromiso({low}): return slow(item)",
+                            "except ValueError:",
+                            "    return slow(item)",
+                        ]
+                    )
+            others = [
+                m for name, m in moments.items() if not any(name in r for r in INTERVAL_RULES)
+            ]
+            for single in others:
+                lines.extend(
+                    [
+                        "try:",
+                        f"    fromiso({single})",
+                        "except ValueError:",
+                        "    return slow(item)",
+                    ]
+                )
+
+        emit(self.schema, "item")
+        body = "\n".join("    " + line for line in lines)
+        tail = f" + {suffix!r}" if suffix else ""
+        source = (
+            "def encode_fast(item):\n"
+            f"{body}\n"
+            "    try:\n"
+            f"        return dumps(item){tail}\n"
+            "    except JSONEncodeError:\n"
+            "        return slow(item)\n"
+        )
+        namespace: dict[str, Any] = {
+            "slow": fallback,
+            "fromiso": _fromisoformat,
+            "RFC25": ("-T::+:", "-T::-:"),
+            "dumps": orjson.dumps,
+            "JSONEncodeError": orjson.JSONEncodeError,
+        }
+        exec(compile(source, f"<genomcore observation encoder {id(self):x}>", "exec"), namespace)
+        function: Callable[[Any], bytes] = namespace["encode_fast"]
+        return function
+
+    def encode_checked(self, item: Any) -> bytes:
+        """Validate and convert one observation the precise (slower) way; return its JSON.
+
+        Takes anything :attr:`encode` takes; names the field, value and fix of
+        the first problem.
 
         Raises:
             RowProblem: the observation is invalid (field, value and fix).
@@ -150,10 +260,6 @@ class ObservationEncoder:
             raise RowProblem(
                 "", item, f"the observation cannot be encoded as JSON: {exc}"
             ) from None
-
-    def check(self, item: Any) -> None:
-        """Validate one observation without encoding it (raises :class:`RowProblem`)."""
-        self.encode(item)
 
     def _object(self, schema: ObjectSchema, value: Any) -> dict[str, Any]:
         if not isinstance(value, Mapping):

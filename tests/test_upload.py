@@ -132,14 +132,8 @@ def test_report_and_progress_events(client: GenomcoreApiClient) -> None:
         (1, 10, 19, "stored", 1),
         (2, 20, 24, "stored", 1),
     ]
-    assert report.chunk_results[2].first_observation == {
-        "meta": rows[20]["meta"],
-        "point": {
-            "start": "2024-04-01T00:20:00+00:00",
-            "end": "2024-04-01T00:20:30+00:00",
-            "value": 20,
-        },
-    }
+    # the observation as sent: already RFC 3339, so exactly as given
+    assert report.chunk_results[2].first_observation == rows[20]
     assert [e.kind for e in events] == ["chunk_done"] * 3
     assert [(e.rows_done, e.rows_total, e.chunks_done) for e in events] == [
         (10, 25, 1),
