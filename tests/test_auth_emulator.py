@@ -137,7 +137,10 @@ def test_real_week_8_threads_one_client_2_second_tokens(
         def upload(start: int) -> None:
             try:
                 report = client.time_series.create_time_series(
-                    body=rows[start : start + slice_size], chunksize=240, max_retries=0
+                    body=rows[start : start + slice_size],
+                    chunksize=240,
+                    max_retries=0,
+                    max_concurrency=1,  # one chunk after the other per thread
                 )
                 stored.append(report.stored)
             except BaseException as exc:  # reported below
