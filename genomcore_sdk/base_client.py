@@ -156,7 +156,7 @@ def translate_transport_errors(what: str) -> Iterator[None]:
         ) from exc
     except httpx.TransportError as exc:
         raise ApiConnectionError(
-            f"{what} failed: {type(exc).__name__}: {exc}. Check the base URL and network; "
+            f"{what} failed: {type(exc).__name__}: {str(exc).rstrip('.')}. Check the base URL and network; "
             "the server may have processed the request if the connection closed after sending."
         ) from exc
 

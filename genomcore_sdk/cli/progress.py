@@ -61,6 +61,7 @@ class UploadProgressDisplay:
         self._chunks = 0
         self._retries = 0
         self._failed = 0
+        self._events = 0
         self._bar: Any = None
         if self.live:
             try:
@@ -83,6 +84,7 @@ class UploadProgressDisplay:
 
     def __call__(self, event: Any) -> None:
         """Take one upload event (``UploadEvent``)."""
+        self._events += 1
         rows_done = int(getattr(event, "rows_done", self._rows))
         self._chunks = int(getattr(event, "chunks_done", self._chunks))
         self._retries = int(getattr(event, "retries", self._retries))
@@ -116,5 +118,5 @@ class UploadProgressDisplay:
         """Finish the bar (or print a last line)."""
         if self._bar is not None:
             self._bar.close()
-        else:
+        elif self._events:  # nothing to report when the upload never started
             self._print_line(time.monotonic())
