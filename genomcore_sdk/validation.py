@@ -31,7 +31,10 @@ Examples:
     ...                          "externalId": "W-1", "batch": "b1"},
     ...                 "point": {"start": "2024-04-01T00:00:00Z",
     ...                           "end": "2024-04-01T00:01:00Z", "value": 12}})
-    b'{"meta":{"userId":1,"source":"watch","metric":"steps","externalId":"W-1","batch":"b1"},"point":{"start":"2024-04-01T00:00:00+00:00","end":"2024-04-01T00:01:00+00:00","value":12}}'
+    b'{"meta":{"userId":1,"source":"watch","metric":"steps","externalId":"W-1","batch":"b1"},"point":{"start":"2024-04-01T00:00:00Z","end":"2024-04-01T00:01:00Z","value":12}}'
+
+    A date-time that already carries an offset is sent as written (``Z`` or
+    ``+01:00``); one without an offset gets the offset of ``assume_timezone``.
 """
 
 from __future__ import annotations
