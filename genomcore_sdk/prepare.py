@@ -117,12 +117,17 @@ def _count_valid(reading: Reading, batch_size: int, on_problem: ProblemHandler) 
     """Check every row (no encoding); return how many are valid."""
     payloads = reading.payloads
     check = reading.check
+    check_batch = reading.check_batch
     index = valid = 0
     while True:
         mark = reading.mark()
         batch = list(itertools.islice(payloads, batch_size))
         if not batch:
             return valid
+        if check_batch is not None and check_batch(batch):  # the bulk path
+            index += len(batch)
+            valid += len(batch)
+            continue
         try:
             for payload in batch:  # the fast path
                 check(payload)
@@ -145,6 +150,7 @@ def _assemble(reading: Reading, chunksize: int, on_problem: ProblemHandler) -> I
     """Encode the valid rows into chunk bodies of exactly ``chunksize`` rows (the last shorter)."""
     payloads = reading.payloads
     encode, encode_item = reading.encode, reading.encode_item
+    encode_batch = reading.encode_batch
     pending: list[bytes] = []  # comma-terminated rows of a chunk being filled row by row
     pending_rows: list[int] = []
     index = 0
@@ -153,6 +159,12 @@ def _assemble(reading: Reading, chunksize: int, on_problem: ProblemHandler) -> I
         batch = list(itertools.islice(payloads, chunksize - len(pending)))
         if not batch:
             break
+        if not pending and encode_batch is not None:
+            body = encode_batch(batch)  # the bulk path
+            if body is not None:
+                yield body, range(index, index + len(batch)), encode(batch[0]), encode(batch[-1])
+                index += len(batch)
+                continue
         if not pending:
             out = io.BytesIO()
             out.write(b"[")

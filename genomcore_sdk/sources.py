@@ -34,6 +34,7 @@ from typing import IO, Any, Self
 import orjson
 from genomcore_ts_api.models import Observation
 
+from .csv_batch import CsvBatchCodec
 from .errors import InputFormatError
 from .validation import ObservationEncoder, RowProblem
 from .wire_schema import ObjectSchema, observation_schema
@@ -75,6 +76,15 @@ class Reading(abc.ABC):
 
     encode_item: Callable[[Any], bytes]
     """The payload's JSON followed by a comma (an item of a JSON array body)."""
+
+    check_batch: Callable[[list[Any]], bool] | None = None
+    """Whether a whole batch of payloads is valid, checked at once (False: check row by row).
+
+    None when the reading has no batch path (see :mod:`genomcore_sdk.csv_batch`).
+    """
+
+    encode_batch: Callable[[list[Any]], bytes | None] | None = None
+    """The request body of a whole batch of valid payloads, or None (then row by row)."""
 
     def mark(self) -> int:
         """A position marker, taken before pulling a batch from :attr:`payloads`."""
@@ -246,6 +256,10 @@ class _CsvReading(Reading):
         self.encode = self.row_encoder.encode
         self.check = self.row_encoder.check
         self.encode_item = self.row_encoder.encode_item
+        batch_codec = CsvBatchCodec.for_rows(self.row_encoder)
+        if batch_codec is not None:
+            self.check_batch = batch_codec.check
+            self.encode_batch = batch_codec.encode
         self.reject_columns = list(self.row_encoder.header)
         self.delimiter = delimiter
         self.reader = csv.reader(self.text, delimiter=delimiter)
