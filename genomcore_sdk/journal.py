@@ -16,7 +16,7 @@ anything is sent.
 
 Format: JSON lines. The first line is the header::
 
-    {"format": "genomcore-upload-journal", "version": 1, "uploadId": "…",
+    {"format": "genomcore-upload-journal", "version": 2, "uploadId": "…",
      "chunksize": 1000, "baseUrl": "https://api.genomcore.com", "created": "…"}
 
 then one line per stored chunk::
@@ -45,7 +45,8 @@ from .errors import JournalError
 __all__ = ["JOURNAL_FORMAT", "JournalEntry", "UploadJournal"]
 
 JOURNAL_FORMAT = "genomcore-upload-journal"
-JOURNAL_VERSION = 1
+JOURNAL_VERSION = 2
+"""Version 2 keys chunks by SHA-256 (version 1, by BLAKE2b: start such an upload anew)."""
 
 
 @attrs.frozen

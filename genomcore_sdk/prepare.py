@@ -79,8 +79,11 @@ def chunk_body(rows: Sequence[bytes]) -> bytes:
 
 
 def content_hash(body: bytes) -> str:
-    """The hash of a request body that keys the journal and the idempotency key."""
-    return hashlib.blake2b(body, digest_size=16).hexdigest()
+    """The hash of a request body that keys the journal and the idempotency key.
+
+    The first 128 bits of its SHA-256 (hardware-accelerated on most CPUs), in hex.
+    """
+    return hashlib.sha256(body).hexdigest()[:32]
 
 
 @attrs.frozen
