@@ -13,6 +13,8 @@ parsing but sends a body that is already JSON bytes.
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import json
 import logging
 import os
@@ -63,13 +65,21 @@ def resolve_base_url(base_url: str | None) -> str:
 
 
 def _retry_after(headers: Any) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP-date (RFC 9110)."""
     raw = headers.get("retry-after") if headers is not None else None
     if raw is None:
         return None
     try:
         return max(0.0, float(raw))
     except ValueError:
-        return None
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None  # neither form: ignored, the usual backoff applies
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())
 
 
 def api_error_from_response(status_code: int, content: bytes, headers: Any = None) -> ApiError:

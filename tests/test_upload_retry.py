@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+import email.utils
+
 import httpx
 import pytest
 
@@ -62,6 +65,18 @@ def test_retry_after_is_honoured_up_to_a_limit() -> None:
     assert policy.wait_seconds(1, RateLimitError(429, "slow", retry_after=3600)) == 60.0
     headers = httpx.Headers({"Retry-After": "2"})
     assert policy.wait_seconds(1, api_error_from_response(429, b"{}", headers)) == 2.0
+
+
+def test_retry_after_as_an_http_date_counts_from_now() -> None:
+    policy = RetryPolicy(max_retries=3, retry_after_max=60)
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=30)
+    headers = httpx.Headers({"Retry-After": email.utils.format_datetime(later, usegmt=True)})
+    wait = policy.wait_seconds(1, api_error_from_response(503, b"{}", headers))
+    assert 28.0 <= wait <= 30.0  # HTTP-dates have whole seconds
+    past = httpx.Headers({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    assert api_error_from_response(429, b"{}", past).retry_after == 0.0  # type: ignore[attr-defined]
+    garbage = httpx.Headers({"Retry-After": "soon"})
+    assert api_error_from_response(429, b"{}", garbage).retry_after is None  # type: ignore[attr-defined]
 
 
 def test_giving_up() -> None:
