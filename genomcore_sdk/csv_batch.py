@@ -8,10 +8,11 @@ row in Python bytecode. This module does the same work a whole batch (one
 chunk) at a time, with loops that run in C: integer and text columns are
 taken as sets of distinct values (a batch usually holds one user, one batch,
 one metric), checked joined into one string by a regular expression or
-``str.isprintable``; each date-time column is matched, joined, by one regular
-expression; ``end`` is compared with ``start`` by ``map(operator.lt, ...)`` on
-the text when the batch has one UTC offset (else on parsed date-times); and
-each row is written with one ``%`` format.
+``str.isprintable``; a date-time column is checked, joined, for one shape
+(``str.translate`` reading every digit as 0) and parsed with
+``map(datetime.fromisoformat, ...)``; ``end`` is compared with ``start`` by
+``map(operator.lt, ...)`` on the text when the batch has one UTC offset (else
+on parsed date-times); and each row is written with one ``%`` format.
 
 It vouches only for batches in the usual form, where every row:
 
@@ -46,6 +47,7 @@ Examples:
 from __future__ import annotations
 
 import datetime
+import itertools
 import operator
 import re
 from collections.abc import Callable, Sequence
@@ -59,20 +61,12 @@ __all__ = ["CsvBatchCodec"]
 
 _INT = "(?:0|-?[1-9][0-9]{0,18})"  # then 19-digit ones are checked against int64
 _INT_COLUMN = re.compile(f"{_INT}(?:\n{_INT})*")
-# YYYY-MM-DDTHH:MM:SS with Z or +HH:MM / -HH:MM (the forms the row encoder sends as
-# written), valid ones only: what datetime.fromisoformat accepts in that form (a 29th of
-# February is then parsed, for its year)
-_DAY = (
-    "(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
-    "|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
-    "|02-(?:0[1-9]|1[0-9]|2[0-9]))"
+# The shapes (the text with every digit read as 0) of the date-time forms the row encoder
+# sends as written: YYYY-MM-DDTHH:MM:SS with +HH:MM, -HH:MM or Z.
+_DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
+_SHAPES = frozenset(
+    {"0000-00-00T00:00:00+00:00", "0000-00-00T00:00:00-00:00", "0000-00-00T00:00:00Z"}
 )
-_MOMENT = (
-    f"(?!0000)[0-9]{{4}}-{_DAY}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-    "(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
-)
-_MOMENT_COLUMN = re.compile(f"{_MOMENT}(?:\n{_MOMENT})*")
-_OFFSET_TEXT = operator.itemgetter(slice(19, None))  # "Z" or "+HH:MM"
 _fromisoformat = datetime.datetime.fromisoformat
 
 Batch = Sequence[Sequence[str]]
@@ -165,25 +159,26 @@ class CsvBatchCodec:
             # were not UTF-8); quotes and backslashes would need escaping
             if "" in distinct or not joined.isprintable() or '"' in joined or "\\" in joined:
                 return False
-        moments: dict[int, list[str]] = {}
-        lines = len(rows) - 1
+        moments: dict[int, tuple[list[str], str]] = {}
+        count = len(rows)
         for position, getter in self._moment_getters:
-            column = moments[position] = list(map(getter, rows))
+            column = list(map(getter, rows))
             joined = "\n".join(column)
-            if joined.count("\n") != lines or _MOMENT_COLUMN.fullmatch(joined) is None:
+            # one shape (the text with every digit read as 0) on every line, a form sent as written
+            shape = column[0].translate(_DIGITS_AS_ZERO)
+            if shape not in _SHAPES or joined.translate(_DIGITS_AS_ZERO) != "\n".join(
+                itertools.repeat(shape, count)
+            ):
                 return False
-            if "-02-29T" in joined:
-                try:
-                    for text in column:
-                        if text[4:11] == "-02-29T":
-                            _fromisoformat(text)  # a leap year?
-                except ValueError:
-                    return False
+            try:
+                list(map(_fromisoformat, column))  # a real date and time, as the row encoder asks
+            except ValueError:
+                return False
+            moments[position] = (column, joined)
         for low, high in self._intervals:
-            lows, highs = moments[low], moments[high]
-            offsets = set(map(_OFFSET_TEXT, lows))
-            offsets.update(map(_OFFSET_TEXT, highs))
-            if len(offsets) == 1:
+            (lows, low_text), (highs, high_text) = moments[low], moments[high]
+            offset = lows[0][19:]  # "Z", "+HH:MM" or "-HH:MM": the only place it can occur
+            if low_text.count(offset) == count and high_text.count(offset) == count:
                 # one offset, one fixed-width form: the text orders as the instant does
                 if any(map(operator.lt, highs, lows)):
                     return False
@@ -191,7 +186,7 @@ class CsvBatchCodec:
             try:
                 if any(map(operator.lt, map(_fromisoformat, highs), map(_fromisoformat, lows))):
                     return False
-            except (ValueError, OverflowError):  # pragma: no cover - the pattern excludes both
+            except OverflowError:  # pragma: no cover - offsets at datetime.min/max
                 return False
         return True
 
