@@ -22,8 +22,9 @@ It vouches only for batches in the usual form, where every row:
 * has integers written as canonical decimal digits (``0``, ``12``, ``-12``)
   within int64;
 * has date-times written exactly as ``YYYY-MM-DDTHH:MM:SS`` plus ``Z`` or
-  ``+HH:MM``/``-HH:MM`` (what ``isoformat()`` writes), valid ones, with
-  ``end`` not before ``start``.
+  ``+HH:MM``/``-HH:MM`` (what ``isoformat()`` writes), valid ones, in years
+  2 to 9998 (where no offset can take them out of range in UTC), with ``end``
+  not before ``start``.
 
 For any other batch it answers "not mine" (``False`` / ``None``) and the
 caller goes row by row, which accepts more forms and names the row, field,
@@ -170,6 +171,8 @@ class CsvBatchCodec:
                 itertools.repeat(shape, count)
             ):
                 return False
+            if "0001-" in joined or "9999-" in joined:
+                return False  # an offset may take it outside 0001-9999 in UTC: row by row
             try:
                 list(map(_fromisoformat, column))  # a real date and time, as the row encoder asks
             except ValueError:

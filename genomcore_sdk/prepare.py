@@ -51,7 +51,7 @@ from typing import Any
 import attrs
 
 from .errors import InputFormatError, InvalidObservation, ObservationValidationError
-from .sources import LayoutCsvWriter, ObservationSource, Reading
+from .sources import CsvSyntaxError, LayoutCsvWriter, ObservationSource, Reading
 from .validation import ObservationEncoder, RowProblem
 
 __all__ = [
@@ -69,8 +69,12 @@ __all__ = [
 SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
 """Spools up to this size stay in memory; larger ones go to a temporary file."""
 
-REJECT_COLUMNS = ("row", "line", "field", "reason")
-"""The columns the rejects file adds after the original row's cells."""
+REJECT_COLUMNS = ("row", "line", "field", "reason", "extra_cells")
+"""The columns the rejects file adds after the original row's cells.
+
+``extra_cells`` holds, as a JSON list, the cells of a CSV row beyond the
+header's width (empty for other rows), so that no cell of a rejected row is lost.
+"""
 
 
 def chunk_body(rows: Sequence[bytes]) -> bytes:
@@ -289,6 +293,17 @@ class SpooledInput(PreparedInput):
         self.file.close()
 
 
+def _readable(assembled: Iterator[Assembled], source: ObservationSource) -> Iterator[Assembled]:
+    """Pass two's chunks; a file that became unreadable since pass one is said to have changed."""
+    try:
+        yield from assembled
+    except CsvSyntaxError as exc:
+        raise InputFormatError(
+            f"{source.description} changed while it was being uploaded: {exc.message} "
+            "Chunks before it were sent. Do not modify the input during an upload."
+        ) from None
+
+
 class ReplayedInput(PreparedInput):
     """A re-readable input, validated by pass one and read (and encoded) again by pass two."""
 
@@ -309,7 +324,7 @@ class ReplayedInput(PreparedInput):
         hashes = self.chunk_hashes
         with self.source.open(self.encoder) as reading:
             assembled = _assemble(reading, self.chunksize, self._changed)
-            for index, (body, rows, first, last) in enumerate(assembled):
+            for index, (body, rows, first, last) in enumerate(_readable(assembled, self.source)):
                 digest = content_hash(body)
                 if hashes is not None and (index >= len(hashes) or hashes[index] != digest):
                     raise InputFormatError(
@@ -367,7 +382,16 @@ def prepare_input(
                 [InvalidObservation(index, problem.field, problem.value, problem.message, line)]
             )
         cells = reading.cells(payload)
-        rejects.write([*cells, index, "" if line is None else line, problem.field, problem.message])
+        rejects.write(
+            [
+                *cells,
+                index,
+                "" if line is None else line,
+                problem.field,
+                problem.message,
+                reading.extra_cells(payload),
+            ]
+        )
         prepared.rejected += 1
 
     try:
@@ -392,6 +416,9 @@ def prepare_input(
                 prepared.chunk_hashes = hashes
             else:
                 prepared.rows = _count_valid(reading, chunksize, on_problem)
+    except CsvSyntaxError as exc:
+        prepared.close()
+        raise InputFormatError(f"{exc.message} Nothing was sent.") from None
     except BaseException:
         prepared.close()
         raise

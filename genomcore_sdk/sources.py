@@ -41,6 +41,7 @@ from .wire_schema import ObjectSchema, observation_schema
 
 __all__ = [
     "CsvFileSource",
+    "CsvSyntaxError",
     "DataFrameSource",
     "LayoutCsvWriter",
     "ObjectSource",
@@ -63,7 +64,7 @@ class Reading(abc.ABC):
     """
 
     reject_columns: list[str]
-    """The columns of the rejects file (before the ``row, line, field, reason`` columns)."""
+    """The columns of the rejects file (before ``row, line, field, reason, extra_cells``)."""
 
     payloads: Iterator[Any]
     """The raw rows, in input order (for a CSV file, blank lines included as ``[]``)."""
@@ -112,6 +113,10 @@ class Reading(abc.ABC):
     @abc.abstractmethod
     def cells(self, payload: Any) -> list[str]:
         """The payload as cells under :attr:`reject_columns` (for the rejects file)."""
+
+    def extra_cells(self, payload: Any) -> str:
+        """The payload's cells beyond :attr:`reject_columns`, as a JSON list ("" when none)."""
+        return ""
 
     def close(self) -> None:  # noqa: B027 - most readings hold no file
         """Release the file, if any."""
@@ -240,6 +245,39 @@ def sniff_delimiter(header_line: str, known: Iterable[str]) -> str:
     return best
 
 
+class CsvSyntaxError(Exception):
+    """The csv module cannot read a CSV file from a line on (the upload words it for its pass).
+
+    Attributes:
+        line: the file line (1-based) of the row that cannot be read.
+        message: what is wrong and how to fix it.
+    """
+
+    def __init__(self, path: str, line: int, problem: str) -> None:
+        where = f"The CSV file {path!r} cannot be read from line {line}"
+        if "expected after" in problem:
+            message = (
+                f"{where}: a quoted cell is followed by more text before the next delimiter "
+                f"(csv: {problem}). Quote the whole cell and write a quote inside it twice: "
+                '"W-1""7" is the cell W-1"7.'
+            )
+        elif "field larger than field limit" in problem:
+            message = (
+                f"{where}: a cell runs past {csv.field_size_limit():,} characters, which means "
+                "a quote opens there and never closes. Check the quotes of that line."
+            )
+        elif "unexpected end of data" in problem:
+            message = (
+                f"{where}: a quote opens there and the file ends before it closes. Check the "
+                "quotes of that line."
+            )
+        else:
+            message = f"{where} (csv: {problem}). Check the quotes and delimiters of that line."
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
 class _CsvReading(Reading):
     def __init__(self, raw: IO[bytes], path: str, encoder: ObservationEncoder) -> None:
         self.text = _text_stream(raw)
@@ -249,6 +287,12 @@ class _CsvReading(Reading):
             raise InputFormatError(
                 f"The CSV file {path!r} is empty or starts with a blank line; its first line "
                 f"must be the header {list(encoder.schema.columns())}. Nothing was sent."
+            )
+        if "\x00" in header_line:
+            raise InputFormatError(
+                f"The CSV file {path!r} looks like UTF-16 or UTF-32 text without a byte-order "
+                "mark (its header holds NUL characters); save it as UTF-8 (in Excel: 'CSV UTF-8 "
+                "(Comma delimited)'). Nothing was sent."
             )
         delimiter = sniff_delimiter(header_line, encoder.schema.columns())
         header = next(csv.reader([header_line], delimiter=delimiter))
@@ -262,8 +306,19 @@ class _CsvReading(Reading):
             self.encode_batch = batch_codec.encode
         self.reject_columns = list(self.row_encoder.header)
         self.delimiter = delimiter
-        self.reader = csv.reader(self.text, delimiter=delimiter)
-        self.payloads = self.reader
+        # strict: text after a closing quote is an error, not silently glued to the cell
+        self.reader = csv.reader(self.text, delimiter=delimiter, strict=True)
+        self.payloads = self._rows()
+
+    def _rows(self) -> Iterator[list[str]]:
+        reader = self.reader
+        done = 0  # physical lines of the rows read so far (the header not counted)
+        try:
+            for row in reader:
+                yield row
+                done = reader.line_num
+        except csv.Error as exc:
+            raise CsvSyntaxError(self.path, done + 2, str(exc)) from None
 
     def mark(self) -> int:
         return self.reader.line_num + 1  # lines consumed, the header included
@@ -284,6 +339,10 @@ class _CsvReading(Reading):
         cells = list(payload)
         width = len(self.reject_columns)
         return cells[:width] + [""] * (width - len(cells))
+
+    def extra_cells(self, payload: Any) -> str:
+        surplus = list(payload)[len(self.reject_columns) :]
+        return orjson.dumps(surplus).decode("utf-8", "surrogateescape") if surplus else ""
 
     def close(self) -> None:
         self.text.close()
@@ -463,8 +522,8 @@ def to_cells(schema: ObjectSchema, observation: Any) -> list[str]:
 class LayoutCsvWriter:
     """Writes rows to a CSV file (UTF-8, ``,``, LF), creating it on the first row.
 
-    Used for the rejects file (the original row plus ``row, line, field,
-    reason``) and the failed-rows file (the vendor layout, ready to re-upload).
+    Used for the rejects file (the original row plus ``row, line, field, reason,
+    extra_cells``) and the failed-rows file (the vendor layout, ready to re-upload).
 
     Args:
         path: the file to (over)write; None makes a temporary file on first use.

@@ -141,7 +141,7 @@ class TimeSeries:
                 row (nothing sent); ``"skip"``: send the valid rows, write the
                 invalid ones to ``rejects_path``.
             rejects_path: the CSV for skipped rows (their original cells, then
-                ``row, line, field, reason``); a temporary file when None
+                ``row, line, field, reason, extra_cells``); a temporary file when None
                 (``report.rejects_path`` names it).
             failed_rows_path: the CSV (vendor layout, ready to re-upload) for the
                 rows of chunks that were finally not stored; a temporary file

@@ -50,6 +50,7 @@ from .errors import (
     ApiConnectionError,
     ApiTimeoutError,
     AuthenticationError,
+    ConfigurationError,
     DeadlineExceededError,
     GenomcoreError,
     PayloadTooLargeError,
@@ -59,7 +60,13 @@ from .errors import (
 from .journal import UploadJournal
 from .prepare import PlannedChunk, PreparedInput, content_hash, prepare_input
 from .retry import RetryPolicy
-from .sources import LayoutCsvWriter, failed_rows_writer, open_source, to_cells
+from .sources import (
+    CsvFileSource,
+    LayoutCsvWriter,
+    failed_rows_writer,
+    open_source,
+    to_cells,
+)
 from .validation import ObservationEncoder
 from .wire_schema import observation_schema
 
@@ -958,6 +965,27 @@ def answered(
 # ---------------------------------------------------------------------- entry point
 
 
+def _same_file(first: str, second: str) -> bool:
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # one does not exist yet
+        return os.path.realpath(first) == os.path.realpath(second)
+
+
+def _check_distinct_files(**paths: str | os.PathLike[str] | None) -> None:
+    """Refuse an output file that is the input file or another output (before opening any)."""
+    given = [(name, os.fspath(path)) for name, path in paths.items() if path is not None]
+    for number, (name, path) in enumerate(given):
+        for other_name, other in given[number + 1 :]:
+            if _same_file(path, other):
+                what = "the CSV file being uploaded" if name == "input" else name
+                raise ConfigurationError(
+                    f"{other_name}={other!r} is {what} ({path!r}): writing it would destroy "
+                    f"{'the input' if name == 'input' else 'the other file'}. Give "
+                    f"{other_name} a path of its own. Nothing was sent."
+                )
+
+
 @contextlib.contextmanager
 def upload_session(body: Any, options: UploadOptions, *, base_url: str) -> Iterator[UploadCore]:
     """Read and validate ``body`` (pass one), open the journal; yield the core ready to send.
@@ -969,6 +997,12 @@ def upload_session(body: Any, options: UploadOptions, *, base_url: str) -> Itera
     started = time.monotonic()
     encoder = ObservationEncoder(assume_timezone=options.assume_timezone)
     source = open_source(body)
+    _check_distinct_files(
+        input=source.path if isinstance(source, CsvFileSource) else None,
+        rejects_path=options.rejects_path,
+        failed_rows_path=options.failed_rows_path,
+        journal=options.journal,
+    )
     journal = (
         UploadJournal.open(options.journal, chunksize=options.chunksize, base_url=base_url)
         if options.journal is not None

@@ -60,6 +60,9 @@ __all__ = ["INT64_MAX", "INT64_MIN", "CsvRowEncoder", "ObservationEncoder", "Row
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
+EDGE_YEARS = (1, 9999)
+"""Years in which a date-time with an offset may fall outside 0001-9999 once in UTC."""
+
 # Pairs of date-time fields of one object where the second must not be before the first.
 INTERVAL_RULES: tuple[tuple[str, str], ...] = (("start", "end"),)
 
@@ -182,7 +185,8 @@ class ObservationEncoder:
                     lines.append(
                         f"if type({name}) is not str or not ((len({name}) == 25 and"
                         f" {name}[7:23:3] in RFC25) or (len({name}) == 20 and"
-                        f" {name}[7:20:3] == '-T::Z')): return slow(item)"
+                        f" {name}[7:20:3] == '-T::Z')) or {name}[:4] in EDGE_YEAR_TEXT:"
+                        " return slow(item)"
                     )
                     moments[field.json_name] = name
             for first, second in INTERVAL_RULES:
@@ -224,6 +228,7 @@ class ObservationEncoder:
             "slow": fallback,
             "fromiso": _fromisoformat,
             "RFC25": ("-T::+:", "-T::-:"),
+            "EDGE_YEAR_TEXT": tuple(f"{year:04d}" for year in EDGE_YEARS),
             "dumps": orjson.dumps,
             "JSONEncodeError": orjson.JSONEncodeError,
         }
@@ -395,6 +400,7 @@ class ObservationEncoder:
             if value.tzinfo is None or value.utcoffset() is None:
                 return self._localize(field, value, value)
             self._check_offset(field, value, value)
+            self._check_utc_range(field, value, value)
             return value
         raise RowProblem(
             field.path,
@@ -450,7 +456,8 @@ class ObservationEncoder:
 
     def _text_datetime(self, field: Field, text: str) -> datetime.datetime:
         try:
-            moment = _fromisoformat(text)
+            # RFC 3339 allows a lowercase z (Python 3.11 does not read it); sent as +00:00
+            moment = _fromisoformat(text[:-1] + "Z" if text.endswith("z") else text)
         except ValueError:
             raise RowProblem(
                 field.path,
@@ -475,8 +482,9 @@ class ObservationEncoder:
         if moment.tzinfo is None:
             return self._localize(field, moment, text)
         last = text[-1]
-        if not (last == "Z" or (text[-3] == ":" and text[-6] in "+-")):
+        if not (last in "Zz" or (text[-3] == ":" and text[-6] in "+-")):
             self._check_offset(field, moment, text)
+        self._check_utc_range(field, moment, text)
         return moment
 
     # ---------------------------------------------------------------- shared checks
@@ -487,9 +495,24 @@ class ObservationEncoder:
             raise RowProblem(
                 field.path,
                 given,
-                f"{field.path} has a UTC offset with seconds ({offset}); RFC 3339 offsets are "
+                f"{field.path} has a UTC offset with seconds ({_offset_text(moment, seconds=True)}); "
+                "RFC 3339 offsets are "
                 "whole minutes: convert the date-time to UTC or to a whole-minute offset",
             )
+
+    @staticmethod
+    def _check_utc_range(field: Field, moment: datetime.datetime, given: Any) -> None:
+        """Refuse an instant that has no UTC date-time (before year 1 or after 9999 in UTC)."""
+        if moment.year in EDGE_YEARS:
+            try:
+                moment.astimezone(datetime.UTC)
+            except OverflowError:
+                raise RowProblem(
+                    field.path,
+                    given,
+                    f"{field.path} ({_wire_text(given)}) falls outside the years 0001 to 9999 "
+                    "once converted to UTC, which the API cannot store; fix the value",
+                ) from None
 
     def _localize(self, field: Field, naive: datetime.datetime, given: Any) -> datetime.datetime:
         zone = self.timezone
@@ -521,6 +544,7 @@ class ObservationEncoder:
                 f"'{naive.isoformat()}{_offset_text(aware.replace(fold=1))}'",
             )
         self._check_offset(field, aware, given)
+        self._check_utc_range(field, aware, given)
         return aware
 
     def _enum(self, field: Field, value: Any) -> Any:
@@ -585,7 +609,13 @@ class ObservationEncoder:
                 f"{field.path} is {what}: batch must be a non-empty string naming this group "
                 "of observations, e.g. 'actiwatch-2015-07-04'"
             )
-        return f"{field.path} is {what}; it must be a non-empty string"
+        if field.kind is Kind.INT:
+            return f"{field.path} is {what}; it must be an integer, e.g. 12"
+        if field.kind is Kind.DATETIME:
+            return f"{field.path} is {what}; it must be a date-time, e.g. {_EXAMPLE_DT!r}"
+        if field.kind is Kind.STR:
+            return f"{field.path} is {what}; it must be a non-empty string"
+        return f"{field.path} is {what}; give a value"
 
     # ---------------------------------------------------------------- CSV rows
 
@@ -722,13 +752,18 @@ class CsvRowEncoder:
         if moments:
             lines.append("try:")
             lines += [f"    d_{cell[f.path]} = fromiso({cell[f.path]})" for f in moments]
-            lines += ["except ValueError:", "    bad_moments(cells)"]
+            lines.append("except ValueError:")  # the precise path parses or names the problem
+            lines += [
+                f"    d_{cell[f.path]} = slow_dt({const(f)}, {cell[f.path]})" for f in moments
+            ]
             for f in moments:
                 c = cell[f.path]
-                # already RFC 3339 as isoformat() writes it (or with Z): send the text as is
+                # already RFC 3339 as isoformat() writes it (or with Z), in a year where no
+                # offset can take it out of range in UTC: send the text as is
                 lines += [
-                    f"if (len({c}) == 25 and {c}[7:23:3] in RFC25) or"
-                    f" (len({c}) == 20 and {c}[7:20:3] == '-T::Z'):",
+                    f"if ((len({c}) == 25 and {c}[7:23:3] in RFC25) or"
+                    f" (len({c}) == 20 and {c}[7:20:3] == '-T::Z')) and"
+                    f" d_{c}.year not in EDGE_YEARS:",
                     f"    w_{c} = {c}",
                     "else:",
                     f"    w_{c} = d_{c} = slow_dt({const(f)}, {c})",
@@ -822,11 +857,6 @@ class CsvRowEncoder:
                 if f in ints:
                     encoder._text_int(f, cells[position])  # raises for the bad one
 
-        def bad_moments(cells: Sequence[str]) -> None:
-            for f, position in where:
-                if f in moments:
-                    encoder._text_datetime(f, cells[position])  # raises for the bad one
-
         def slow_dt(field: Field, text: str) -> datetime.datetime:
             return encoder._text_datetime(field, text)
 
@@ -852,7 +882,7 @@ class CsvRowEncoder:
             "bad_width": bad_width,
             "empty_cell": empty_cell,
             "bad_ints": bad_ints,
-            "bad_moments": bad_moments,
+            "EDGE_YEARS": EDGE_YEARS,
             "slow_dt": slow_dt,
             "before": before,
             "utf8": utf8,
@@ -894,11 +924,15 @@ def _sub_microsecond(text: str) -> bool:
     return match is not None and bool(match.group(1)[6:].strip("0"))
 
 
-def _offset_text(moment: datetime.datetime) -> str:
+def _offset_text(moment: datetime.datetime, *, seconds: bool = False) -> str:
+    """The UTC offset as +HH:MM (or +HH:MM:SS with ``seconds``, which RFC 3339 does not allow)."""
     offset = moment.utcoffset() or datetime.timedelta(0)
     sign = "-" if offset < datetime.timedelta(0) else "+"
-    minutes = abs(int(offset.total_seconds())) // 60
-    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+    total = abs(offset.total_seconds())
+    text = f"{sign}{int(total) // 3600:02d}:{int(total) % 3600 // 60:02d}"
+    if seconds:
+        text += f":{total % 60:09.6f}".rstrip("0").rstrip(".")
+    return text
 
 
 def _wire_text(value: Any) -> Any:

@@ -68,16 +68,17 @@ def test_skip_mode_stores_valid_rows_and_writes_rejects_from_a_csv(
     ]
     assert emulator.state.store.count() == 9
     written = read_csv(rejects)
-    assert written[0] == [*HEADER, "row", "line", "field", "reason"]
+    assert written[0] == [*HEADER, "row", "line", "field", "reason", "extra_cells"]
     assert [r[: len(HEADER)] for r in written[1:]] == [rows[3], rows[8], rows[10]]
     assert [r[len(HEADER) : len(HEADER) + 3] for r in written[1:]] == [
         ["3", "5", "point.value"],
         ["8", "10", "meta.batch"],
         ["10", "12", "point.start"],
     ]
-    assert "point.value must be an integer, got '12.5'" in written[1][-1]
-    assert "meta.batch is empty" in written[2][-1]
-    assert "has no UTC offset" in written[3][-1]
+    assert "point.value must be an integer, got '12.5'" in written[1][-2]
+    assert "meta.batch is empty" in written[2][-2]
+    assert "has no UTC offset" in written[3][-2]
+    assert [r[-1] for r in written[1:]] == ["", "", ""]
 
 
 def test_skip_mode_with_dicts_and_a_temporary_rejects_file(
