@@ -36,7 +36,7 @@ import functools
 import operator
 import re
 from collections.abc import Callable, Iterable
-from itertools import compress
+from itertools import compress, repeat
 from typing import Annotated, Any, Literal, TypeAlias, Union
 
 import attrs
@@ -314,7 +314,7 @@ class ObservationParser:
         )
         self._point_extras = self.schema.point_extras
         self._decoder: msgspec.json.Decoder[Any] | None = None
-        self._meta_decoder: msgspec.json.Decoder[Any] | None = None
+        self._metas_decoder: msgspec.json.Decoder[Any] | None = None
         if not (self.schema.meta.additional_properties or self.schema.point.additional_properties):
             # meta stays raw JSON text here; _fast_series decodes each distinct text once
             observation = msgspec.defstruct(
@@ -326,7 +326,7 @@ class ObservationParser:
             self._decoder = msgspec.json.Decoder(
                 Annotated[list[observation], msgspec.Meta(min_length=1, max_length=max_items)]  # type: ignore[valid-type]
             )
-            self._meta_decoder = msgspec.json.Decoder(_struct(self.schema.meta))
+            self._metas_decoder = msgspec.json.Decoder(list[_struct(self.schema.meta)])  # type: ignore[misc]
 
     def parse(self, raw: bytes) -> ParsedObservations:
         """The rows of a create request body; :class:`BodyRejected` when it must be refused."""
@@ -367,29 +367,47 @@ class ObservationParser:
     def _fast_series(self, metas: list[msgspec.Raw]) -> tuple[list[SeriesKey], list[int]] | None:
         """The distinct series of the raw metas and each one's index; None if a meta is invalid.
 
-        Equal texts are equal metas, so each distinct text is decoded and checked
-        once; different texts of one meta (spacing, key order) meet in ``seen``.
-        Bodies usually come in runs of one series: then only the first meta of
-        each run is looked at (neighbours compare as bytes, in C).
+        Equal texts are equal metas, so the distinct texts are decoded and
+        checked once (in one msgspec call, as one JSON array); different texts
+        of one meta (spacing, key order) meet in ``seen``. Bodies usually come
+        in runs of one series: then only the first meta of each run is looked
+        at (neighbours compare as bytes, in C).
         """
         count = len(metas)
         heads = [0, *compress(range(1, count), map(operator.ne, metas, metas[1:]))]
         runs = len(heads) * _MAX_RUN_SHARE <= count
+        if not (runs or self._meta_extras):  # no run to share: decode every meta, key in C
+            keys = self._fast_meta_keys(metas)
+            if keys is None:
+                return None
+            seen = dict.fromkeys(keys, 0)
+            seen = dict(zip(seen, range(len(seen)), strict=True))
+            return list(seen), list(map(seen.__getitem__, keys))
         texts = [bytes(metas[head]) for head in heads] if runs else list(map(bytes, metas))
-        distinct: dict[bytes, int] = dict.fromkeys(texts, 0)
-        seen: dict[SeriesKey, int] = {}
-        decode = self._meta_decoder.decode  # type: ignore[union-attr]
-        try:
-            for text in distinct:
-                distinct[text] = seen.setdefault(self._fast_meta_key(decode(text)), len(seen))
-        except msgspec.DecodeError:
+        distinct = dict.fromkeys(texts, 0)
+        keys = self._fast_meta_keys(list(distinct))
+        if keys is None:
             return None
+        seen = dict.fromkeys(keys, 0)
+        seen = dict(zip(seen, range(len(seen)), strict=True))
+        distinct = dict(zip(distinct, map(seen.__getitem__, keys), strict=True))
         if not runs:
             return list(seen), list(map(distinct.__getitem__, texts))
         series_index: list[int] = []
         for text, begin, end in zip(texts, heads, [*heads[1:], count], strict=True):
             series_index += [distinct[text]] * (end - begin)
         return list(seen), series_index
+
+    def _fast_meta_keys(self, texts: list[Any]) -> list[SeriesKey] | None:
+        """The series key of each meta text (bytes or Raw), decoded in one call; None if invalid."""
+        try:
+            decoded = self._metas_decoder.decode(b"[" + b",".join(texts) + b"]")  # type: ignore[union-attr]
+        except msgspec.DecodeError:
+            return None
+        if self._meta_extras:
+            return list(map(self._fast_meta_key, decoded))
+        # (userId, source, metric, externalId, batch) + ("",), in C
+        return list(map(operator.add, map(self._meta_core, decoded), repeat(("",))))
 
     def _fast_instants(self, starts: list[str], ends: list[str]) -> tuple[list[int], list[int]]:
         """The microseconds of the start and end texts (cached); _Invalid if one is invalid.
