@@ -77,7 +77,7 @@ _RFC3339 = re.compile(
 )
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _INSTANT_CACHE_LIMIT = 1 << 18
-_MAX_RUN_SHARE = 4  # more than one run of equal metas per this many observations: hash each meta
+_MAX_RUN_SHARE = 4  # more runs of equal metas than one per this many observations: no sharing
 
 
 def parse_instant(text: str) -> int:
