@@ -267,3 +267,85 @@ def test_problems_beyond_one_hundred_are_counted_not_listed() -> None:
     )
     assert len(caught.value.details) == 100
     assert caught.value.details[0] == {"index": 0, "field": "meta.userId", "message": "is required"}
+
+
+LONG = ObservationParser(max_items=200)
+LONG_EXTENDED = ObservationParser(derive_schema(RegeneratedMeta, RegeneratedPoint), max_items=200)
+
+
+def _spelling(value: Any, variant: int) -> str:
+    """One JSON text of ``value``: plain, compact, or with an object's keys reversed."""
+    if variant == 1:
+        return json.dumps(value, separators=(",", ":"))
+    if variant == 2 and isinstance(value, dict):
+        return json.dumps(dict(reversed(value.items())))
+    return json.dumps(value)
+
+
+@st.composite
+def runs_body(draw: st.DrawFn, extended: bool) -> bytes:
+    """A longer body in runs of one meta (spelt several ways), its times chained, equal or free.
+
+    Exercises what the fast pass does with runs and repeated texts: equal
+    neighbouring metas, equal metas written differently, each observation
+    starting where the previous ended (or ending where it starts).
+    """
+    valid = valid_observation().map(lambda item: {k: v for k, v in item.items() if k[0] != "_"})
+    pool = draw(
+        st.lists(
+            st.integers(0, 3).flatmap(lambda roll: valid if roll else observation_like(extended)),
+            min_size=1,
+            max_size=3,
+        )
+    )
+    good = draw(
+        st.lists(rfc3339().filter(lambda case: case[1] is not None), min_size=2, max_size=6)
+    )
+    times = [text for text, _ in sorted(good, key=lambda case: case[1])]  # in time order
+    if draw(st.integers(0, 3)) == 0:
+        times.insert(draw(st.integers(0, len(times))), draw(INSTANT))  # maybe a bad one
+    mode = draw(st.sampled_from(["chained", "chained", "instant", "free"]))
+    texts: list[str] = []
+    position = 0
+    backward_at = draw(st.integers(0, 300))  # at most one step back in time, seldom
+    for _ in range(draw(st.integers(1, 6))):
+        item = draw(st.sampled_from(pool))
+        variant = draw(st.integers(0, 2))
+        for _ in range(draw(st.integers(1, 25))):
+            if not (isinstance(item, dict) and isinstance(item.get("point"), dict)):
+                texts.append(json.dumps(item))
+                continue
+            point = dict(item["point"])
+            if mode == "chained":  # each starts where the previous ended
+                step = -1 if len(texts) == backward_at else draw(st.sampled_from([0, 1, 1]))
+                following = min(max(position + step, 0), len(times) - 1)
+                point["start"], point["end"] = times[position], times[following]
+                position = following
+            elif mode == "instant":
+                point["start"] = point["end"] = draw(st.sampled_from(times))
+            else:
+                point["start"] = draw(st.sampled_from(times))
+                point["end"] = draw(st.sampled_from(times))
+            parts = [f'"{k}": {_spelling(v, variant)}' for k, v in item.items() if k != "point"]
+            texts.append("{" + ", ".join([*parts, f'"point": {json.dumps(point)}']) + "}")
+    return ("[" + ",".join(texts) + "]").encode()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), extended=st.booleans())
+def test_fast_pass_on_runs_agrees_with_the_precise_pass(
+    data: st.DataObject, extended: bool
+) -> None:
+    """Bodies in runs (the fast pass's shortcuts) give exactly the precise pass's rows or None."""
+    parser = LONG_EXTENDED if extended else LONG
+    raw = data.draw(runs_body(extended))
+    fast = parser.parse_fast(raw)
+    precise = outcome(parser, raw)
+    event("stored" if fast is not None else "refused")
+    if fast is not None:
+        assert precise == fast
+        assert len(fast) == len(json.loads(raw))
+    else:
+        assert isinstance(precise, tuple), (
+            f"the fast pass refused a body the precise pass takes: {raw!r}"
+        )

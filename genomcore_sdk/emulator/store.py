@@ -33,10 +33,12 @@ accepts for speed). A file of the earlier single-table layout is migrated on ope
 
 from __future__ import annotations
 
+import operator
 import sqlite3
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import compress
 from typing import Any
 
 import msgspec
@@ -101,7 +103,9 @@ DROP TABLE observations_v1;
 """
 
 # After an insert (whose rows have ids from ? on, the write lock being held), widen the
-# [min_ts, max_ts] span of each series the rows belong to.
+# [min_ts, max_ts] span of each series the rows belong to. Used when a body's series are
+# interleaved; otherwise _series_spans computes the spans from the columns and _SET_SPAN
+# widens each series (about a third of an insert's cost saved: no re-reading of the rows).
 _WIDEN_SPANS = """
 UPDATE series
    SET min_ts = MIN(COALESCE(series.min_ts, span.low), span.low),
@@ -110,6 +114,13 @@ UPDATE series
         WHERE id >= ? GROUP BY series_id) AS span
  WHERE series.id = span.series_id
 """
+
+_SET_SPAN = """
+UPDATE series
+   SET min_ts = MIN(COALESCE(min_ts, ?1), ?1), max_ts = MAX(COALESCE(max_ts, ?2), ?2)
+ WHERE id = ?3
+"""
+_MAX_RUN_SHARE = 8  # more runs of one series than one per this many rows: _WIDEN_SPANS
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _COLUMNS = (
@@ -228,7 +239,11 @@ class ObservationStore:
                 created: dict[SeriesKey, int] = {}
                 ids = [self._series_id(key, created) for key in rows.series]
                 last_id = self._insert_points(ids, rows)
-                conn.execute(_WIDEN_SPANS, (last_id - len(rows) + 1,))
+                spans = _series_spans(ids, rows)
+                if spans is None:
+                    conn.execute(_WIDEN_SPANS, (last_id - len(rows) + 1,))
+                else:
+                    conn.executemany(_SET_SPAN, spans)
                 if idempotency_key is not None:
                     conn.execute(
                         "INSERT OR REPLACE INTO idempotency (key, body_hash, inserted, created_at)"
@@ -384,6 +399,31 @@ class ObservationStore:
                     f"SELECT COUNT(*) FROM {table} WHERE {where}", params
                 ).fetchone()[0]
             )
+
+
+def _series_spans(ids: list[int], rows: ParsedObservations) -> list[tuple[int, int, int]] | None:
+    """(lowest start, highest start, series id) per series of ``rows``; None when interleaved.
+
+    Rows come in runs of one series; each run's span is a C-level min/max of
+    a slice. With more runs than one per :data:`_MAX_RUN_SHARE` rows, None:
+    the caller lets SQLite compute the spans (:data:`_WIDEN_SPANS`).
+    """
+    index, starts = rows.series_index, rows.starts
+    if len(ids) == 1:
+        return [(min(starts), max(starts), ids[0])]
+    count = len(starts)
+    heads = [0, *compress(range(1, count), map(operator.ne, index, index[1:]))]
+    if len(heads) * _MAX_RUN_SHARE > count:
+        return None
+    spans: dict[int, tuple[int, int]] = {}
+    for begin, end in zip(heads, [*heads[1:], count], strict=True):
+        run = starts[begin:end]
+        low, high = min(run), max(run)
+        known = spans.get(index[begin])
+        if known is not None:
+            low, high = min(low, known[0]), max(high, known[1])
+        spans[index[begin]] = (low, high)
+    return [(low, high, ids[position]) for position, (low, high) in spans.items()]
 
 
 def _row_to_api(row: tuple[Any, ...]) -> dict[str, Any]:
