@@ -6,16 +6,19 @@ Nothing is sent before the whole input has been read and checked, so that with
 ``"skip"`` the rejects file is complete before the first chunk goes out.
 Memory stays flat whatever the input size:
 
-* **Re-readable inputs** (a CSV path, a list or other sequence, a DataFrame):
-  pass one only validates (no encoding, no copy); pass two reads the input
-  again and encodes it chunk by chunk while earlier chunks are on the wire.
-  With a ``journal``, pass one also encodes and hashes each chunk, so the
-  journal is checked before anything is sent. If the input changes between
-  the passes (a chunk hashes differently, or a row became invalid), the
-  upload stops with :class:`~genomcore_sdk.errors.InputFormatError`.
-* **One-shot inputs** (iterators, generators): pass one encodes every valid
-  row into a temporary spool (in memory up to :data:`SPOOL_MEMORY_BYTES`, then
-  on disk, about 200 bytes per observation), which pass two reads back.
+* **Inputs read once** (iterators, generators, and CSV files up to
+  :data:`~genomcore_sdk.sources.READ_ONCE_FILE_BYTES`): pass one encodes every
+  valid row into a temporary spool (in memory up to :data:`SPOOL_MEMORY_BYTES`,
+  then on disk, about 200 bytes per observation), which pass two reads back.
+  Parsing a CSV file costs far more than reading its encoded chunks back, so
+  a file that fits is parsed once.
+* **Inputs read twice** (lists and other sequences, DataFrames, larger CSV
+  files): pass one only validates (no encoding, no copy); pass two reads the
+  input again and encodes it chunk by chunk while earlier chunks are on the
+  wire. With a ``journal``, pass one also encodes and hashes each chunk, so
+  the journal is checked before anything is sent. If the input changes
+  between the passes (a chunk hashes differently, or a row became invalid),
+  the upload stops with :class:`~genomcore_sdk.errors.InputFormatError`.
 
 Rows are pulled in batches of one chunk. A whole batch is checked in one
 tight loop, or encoded with ``BytesIO.writelines`` over the rows' JSON items
@@ -42,7 +45,6 @@ from __future__ import annotations
 import abc
 import hashlib
 import io
-import itertools
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -122,13 +124,12 @@ Assembled = tuple[bytes, Sequence[int], bytes, bytes]  # body, rows, first, last
 
 def _count_valid(reading: Reading, batch_size: int, on_problem: ProblemHandler) -> int:
     """Check every row (no encoding); return how many are valid."""
-    payloads = reading.payloads
     check = reading.check
     check_batch = reading.check_batch
     index = valid = 0
     while True:
         mark = reading.mark()
-        batch = list(itertools.islice(payloads, batch_size))
+        batch = reading.take(batch_size)
         if not batch:
             return valid
         if check_batch is not None and check_batch(batch):  # the bulk path
@@ -155,7 +156,6 @@ def _count_valid(reading: Reading, batch_size: int, on_problem: ProblemHandler) 
 
 def _assemble(reading: Reading, chunksize: int, on_problem: ProblemHandler) -> Iterator[Assembled]:
     """Encode the valid rows into chunk bodies of exactly ``chunksize`` rows (the last shorter)."""
-    payloads = reading.payloads
     encode, encode_item = reading.encode, reading.encode_item
     encode_batch = reading.encode_batch
     pending: list[bytes] = []  # comma-terminated rows of a chunk being filled row by row
@@ -163,7 +163,7 @@ def _assemble(reading: Reading, chunksize: int, on_problem: ProblemHandler) -> I
     index = 0
     while True:
         mark = reading.mark()
-        batch = list(itertools.islice(payloads, chunksize - len(pending)))
+        batch = reading.take(chunksize - len(pending))
         if not batch:
             break
         if not pending and encode_batch is not None:
@@ -371,7 +371,7 @@ def prepare_input(
     skip = on_invalid == "skip"
     rejects: LayoutCsvWriter | None = None
     prepared: PreparedInput
-    if source.reiterable:
+    if not source.read_once:
         prepared = ReplayedInput(source, encoder, chunksize, stop=not skip)
     else:
         prepared = SpooledInput(chunksize)

@@ -40,6 +40,7 @@ from .validation import ObservationEncoder, RowProblem
 from .wire_schema import ObjectSchema, observation_schema
 
 __all__ = [
+    "READ_ONCE_FILE_BYTES",
     "CsvFileSource",
     "CsvSyntaxError",
     "DataFrameSource",
@@ -87,8 +88,12 @@ class Reading(abc.ABC):
     encode_batch: Callable[[list[Any]], bytes | None] | None = None
     """The request body of a whole batch of valid payloads, or None (then row by row)."""
 
+    def take(self, count: int) -> list[Any]:
+        """The next ``count`` payloads (fewer at the end, none when there are no more)."""
+        return list(itertools.islice(self.payloads, count))
+
     def mark(self) -> int:
-        """A position marker, taken before pulling a batch from :attr:`payloads`."""
+        """A position marker, taken before taking a batch (:meth:`take`)."""
         return 0
 
     def line_numbers(self, batch: Sequence[Any], mark: int) -> list[int | None]:
@@ -103,7 +108,7 @@ class Reading(abc.ABC):
         """``(line, payload)`` for every non-blank row (a convenience; the upload batches)."""
         while True:
             mark = self.mark()
-            batch = list(itertools.islice(self.payloads, batch_size))
+            batch = self.take(batch_size)
             if not batch:
                 return
             for line, payload in zip(self.line_numbers(batch, mark), batch, strict=True):
@@ -145,11 +150,21 @@ class ObservationSource(abc.ABC):
         size_hint: how many rows, when known without reading (sequences, DataFrames).
         reiterable: whether :meth:`open` can be called again to read the same rows
             (files, sequences, DataFrames; not iterators or generators).
+        read_once: whether the upload should read it once, keeping its encoded
+            chunks in a temporary spool, rather than read it again to send it:
+            inputs that cannot be read again, and CSV files up to
+            :data:`READ_ONCE_FILE_BYTES` (parsing a file costs more than
+            spooling its chunks).
     """
 
     description: str = "the input"
     size_hint: int | None = None
     reiterable: bool = False
+
+    @property
+    def read_once(self) -> bool:
+        """See the class docstring."""
+        return not self.reiterable
 
     @abc.abstractmethod
     def open(self, encoder: ObservationEncoder) -> Reading:
@@ -199,6 +214,12 @@ class _ObjectReading(Reading):
 # ---------------------------------------------------------------------- CSV files
 
 
+READ_ONCE_FILE_BYTES = 128 * 1024 * 1024
+"""CSV files up to this size are read once: their chunks, encoded, go to a temporary
+spool (about twice the file's size, on disk past 8 MiB). Larger files are read twice
+(validated, then read and encoded again while sending), which needs no disk space."""
+
+
 class CsvFileSource(ObservationSource):
     """A CSV file in the vendor's flattened layout (see the module docstring)."""
 
@@ -206,6 +227,14 @@ class CsvFileSource(ObservationSource):
         self.path = os.fspath(path)
         self.description = f"the file {self.path}"
         self.reiterable = True
+
+    @property
+    def read_once(self) -> bool:
+        """Whether the file is small enough to spool (:data:`READ_ONCE_FILE_BYTES`)."""
+        try:
+            return os.path.getsize(self.path) <= READ_ONCE_FILE_BYTES
+        except OSError:
+            return False  # open() names the problem
 
     def open(self, encoder: ObservationEncoder) -> Reading:
         """Open the file, find its encoding and delimiter, and check its header."""
@@ -308,17 +337,30 @@ class _CsvReading(Reading):
         self.delimiter = delimiter
         # strict: text after a closing quote is an error, not silently glued to the cell
         self.reader = csv.reader(self.text, delimiter=delimiter, strict=True)
-        self.payloads = self._rows()
+        self.payloads = self.reader
 
-    def _rows(self) -> Iterator[list[str]]:
-        reader = self.reader
-        done = 0  # physical lines of the rows read so far (the header not counted)
+    def take(self, count: int) -> list[Any]:
         try:
-            for row in reader:
-                yield row
-                done = reader.line_num
+            return list(itertools.islice(self.reader, count))
         except csv.Error as exc:
-            raise CsvSyntaxError(self.path, done + 2, str(exc)) from None
+            raise CsvSyntaxError(self.path, self._first_unreadable_line(), str(exc)) from None
+
+    def _first_unreadable_line(self) -> int:
+        """The line where the first row the csv module cannot read starts (reads the file again).
+
+        Only after an error: the fast path keeps no per-row position.
+        """
+        with open(self.path, "rb") as raw:
+            text = _text_stream(raw)
+            text.readline()  # the header
+            reader = csv.reader(text, delimiter=self.delimiter, strict=True)
+            done = 0  # physical lines of the rows read so far
+            try:
+                for _row in reader:
+                    done = reader.line_num
+            except csv.Error:
+                pass
+        return done + 2  # after the header and the rows read
 
     def mark(self) -> int:
         return self.reader.line_num + 1  # lines consumed, the header included

@@ -450,3 +450,74 @@ def test_input_changed_during_the_upload_stops_it(
         client.time_series.create_time_series(
             rows, chunksize=10, max_concurrency=1, progress=alter, journal=tmp_path / "j"
         )
+
+
+def test_a_csv_file_read_once_or_twice_sends_the_same_chunks(
+    emulator: Emulator, sample_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small files are spooled in one read, large ones read twice: the same bytes either way."""
+    import genomcore_sdk.sources as sources
+
+    class Recording(httpx.HTTPTransport):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bodies: list[bytes] = []
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            if request.method == "POST" and request.url.path == "/v1/time-series":
+                self.bodies.append(request.read())
+            return super().handle_request(request)
+
+    bodies: dict[str, list[bytes]] = {}
+    for way, limit in (("once", sources.READ_ONCE_FILE_BYTES), ("twice", 0)):
+        monkeypatch.setattr(sources, "READ_ONCE_FILE_BYTES", limit)
+        assert sources.CsvFileSource(sample_csv).read_once is (way == "once")
+        transport = Recording()
+        with GenomcoreApiClient(
+            token=TOKEN, refresh_token=REFRESH, base_url=emulator.base_url, transport=transport
+        ) as api:
+            report = api.time_series.create_time_series(sample_csv, max_concurrency=1)
+            assert report.stored == 40_316
+            for metric in ("activity_counts", "sleep_wake"):
+                api.time_series.delete_time_series(
+                    {"userId": 1, "batch": "actiwatch-2015-07-04", "metric": metric}
+                )
+        bodies[way] = transport.bodies
+    assert len(bodies["once"]) == 41
+    assert bodies["once"] == bodies["twice"]
+
+
+def test_a_csv_file_changed_between_its_two_reads_stops_the_upload(
+    client: GenomcoreApiClient,
+    emulator: Emulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import genomcore_sdk.sources as sources
+
+    monkeypatch.setattr(sources, "READ_ONCE_FILE_BYTES", 0)  # read twice
+    rows = [
+        [
+            "1",
+            "watch",
+            "steps",
+            "W-1",
+            "b1",
+            f"2024-04-01T00:00:{i % 60:02d}Z",
+            "2024-04-02T00:00:00Z",
+            str(i),
+        ]
+        for i in range(5000)
+    ]
+    path = write_csv(tmp_path / "obs.csv", rows)
+    spoiled: list[int] = []
+
+    def spoil(event: UploadEvent) -> None:
+        if not spoiled:  # the reader holds only the first few kB: change what comes later
+            text = path.read_text()
+            path.write_text(text.replace(",4500\n", ",45.5\n"))
+            spoiled.append(1)
+
+    with pytest.raises(InputFormatError, match="changed while it was being uploaded: row 4500"):
+        client.time_series.create_time_series(path, max_concurrency=1, progress=spoil)
+    assert emulator.state.store.count() == 4000
