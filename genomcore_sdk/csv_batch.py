@@ -12,7 +12,8 @@ one metric), checked joined into one string by a regular expression or
 (``str.translate`` reading every digit as 0) and parsed with
 ``map(datetime.fromisoformat, ...)``; ``end`` is compared with ``start`` by
 ``map(operator.lt, ...)`` on the text when the batch has one UTC offset (else
-on parsed date-times); and each row is written with one ``%`` format.
+on parsed date-times); and rows are written by interleaving the template's pieces with the cells
+(``zip``, ``itertools.chain``, ``str.join``).
 
 It vouches only for batches in the usual form, where every row:
 
@@ -51,7 +52,7 @@ import datetime
 import itertools
 import operator
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 
 import orjson
 
@@ -69,6 +70,7 @@ _SHAPES = frozenset(
     {"0000-00-00T00:00:00+00:00", "0000-00-00T00:00:00-00:00", "0000-00-00T00:00:00Z"}
 )
 _fromisoformat = datetime.datetime.fromisoformat
+_CELL = "\x00"  # where a cell goes in a row's JSON template (JSON escapes a real NUL)
 
 Batch = Sequence[Sequence[str]]
 
@@ -102,11 +104,12 @@ class CsvBatchCodec:
         self._moment_getters = [(p, operator.itemgetter(p)) for p in self._moments]
         self._intervals: list[tuple[int, int]] = []
         order: list[int] = []
-        self._template = self._object_template(schema, positions, order)
-        # the cells of a row, in the template's order, as a tuple (even of one cell)
-        self._arguments: Callable[[Sequence[str]], tuple[str, ...]] = (
-            operator.itemgetter(*order) if len(order) > 1 else lambda row: (row[order[0]],)
-        )
+        # one row's JSON is pieces[0] cell pieces[1] cell ... cell pieces[-1]; rows are
+        # separated by commas, so the last piece carries one (cut after the last row)
+        pieces = self._object_template(schema, positions, order).split(_CELL)
+        pieces[-1] += ","
+        self._pieces = pieces
+        self._cell_getters = [operator.itemgetter(p) for p in order]
 
     @classmethod
     def for_rows(cls, row_encoder: CsvRowEncoder) -> CsvBatchCodec | None:
@@ -121,17 +124,17 @@ class CsvBatchCodec:
     def _object_template(
         self, schema: ObjectSchema, positions: dict[str, int], order: list[int]
     ) -> str:
-        """The ``%`` template of one object's JSON; appends the cells it takes to ``order``."""
+        """One object's JSON with :data:`_CELL` for each cell; appends the cells' positions to ``order``."""
         parts: list[str] = []
         for field in schema.fields:
-            key = orjson.dumps(field.json_name).decode().replace("%", "%%")
+            key = orjson.dumps(field.json_name).decode()  # a NUL in it is escaped
             if field.schema is not None:
                 parts.append(f"{key}:{self._object_template(field.schema, positions, order)}")
                 continue
             if field.path not in positions:
                 continue  # an optional field this header leaves out
             order.append(positions[field.path])
-            parts.append(f"{key}:%s" if field.kind is Kind.INT else f'{key}:"%s"')
+            parts.append(f"{key}:{_CELL}" if field.kind is Kind.INT else f'{key}:"{_CELL}"')
         for first, second in INTERVAL_RULES:
             low, high = schema.by_json_name.get(first), schema.by_json_name.get(second)
             if low is not None and high is not None and {low.path, high.path} <= positions.keys():
@@ -197,6 +200,11 @@ class CsvBatchCodec:
         """The request body (JSON array) of ``rows``, or None when they are not all in the usual form."""
         if not self.check(rows):
             return None
-        return (
-            "[" + ",".join(map(self._template.__mod__, map(self._arguments, rows))) + "]"
-        ).encode()
+        # the pieces and the cells interleaved by zip, flattened and joined, all in C
+        streams: list[Iterable[str]] = []
+        for piece, getter in zip(self._pieces, self._cell_getters, strict=False):
+            streams += (itertools.repeat(piece), map(getter, rows))
+        streams.append(itertools.repeat(self._pieces[-1]))
+        # the repeats are endless: the rows decide the length
+        joined = "".join(itertools.chain.from_iterable(zip(*streams, strict=False)))
+        return ("[" + joined[:-1] + "]").encode()
