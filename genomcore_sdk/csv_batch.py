@@ -1,19 +1,20 @@
 r"""Column-at-a-time checking and encoding of CSV row batches: the bulk path of a CSV upload.
 
-A CSV upload reads its file twice (see :mod:`genomcore_sdk.prepare`): pass
-one checks every row before anything is sent, pass two encodes the chunks
-while earlier ones are on the wire. Row by row,
+A CSV upload checks every row before anything is sent, then sends the
+encoded chunks (see :mod:`genomcore_sdk.prepare`). Row by row,
 :class:`~genomcore_sdk.validation.CsvRowEncoder` costs a few microseconds per
 row in Python bytecode. This module does the same work a whole batch (one
-chunk) at a time, with loops that run in C: integer and text columns are
-taken as sets of distinct values (a batch usually holds one user, one batch,
-one metric), checked joined into one string by a regular expression or
-``str.isprintable``; a date-time column is checked, joined, for one shape
-(``str.translate`` reading every digit as 0) and parsed with
-``map(datetime.fromisoformat, ...)``; ``end`` is compared with ``start`` by
-``map(operator.lt, ...)`` on the text when the batch has one UTC offset (else
-on parsed date-times); and rows are written by interleaving the template's pieces with the cells
-(``zip``, ``itertools.chain``, ``str.join``).
+chunk) at a time, with loops that run in C:
+
+* integer and text columns are taken as sets of distinct values (a batch
+  usually holds one user, one batch, one metric), each set checked joined into
+  one string, by a regular expression or ``str.isprintable``;
+* a date-time column is checked, joined, for one shape (``str.translate``
+  reading every digit as 0) and parsed with ``map(datetime.fromisoformat, ...)``;
+* ``end`` is compared with ``start`` by ``map(operator.lt, ...)`` on the text
+  when the batch has one UTC offset (else on parsed date-times);
+* rows are written by interleaving the template's pieces with the cells
+  (``zip``, ``itertools.chain``, ``str.join``).
 
 It vouches only for batches in the usual form, where every row:
 
