@@ -13,6 +13,8 @@ Examples:
     UploadReport(sent=1, stored=1, rejected=0, chunks=1, retries=0, skipped_chunks=0, duration=...)
 """
 
+import logging as _logging
+
 from .client import AsyncGenomcoreApiClient, GenomcoreApiClient
 from .deletion import DeleteReport
 from .errors import (
@@ -76,3 +78,8 @@ __all__ = [
     "UploadReport",
     "__version__",
 ]
+
+# A library adds no handler but this one (logging HOWTO, "Configuring Logging for a
+# Library"): without it Python's last-resort handler would print the SDK's warnings on
+# stderr of every script that did not configure logging. Configure logging to see them.
+_logging.getLogger("genomcore_sdk").addHandler(_logging.NullHandler())

@@ -217,7 +217,8 @@ class PreparedInput(abc.ABC):
     Attributes:
         rows: how many valid observations it holds.
         rejected: how many rows were skipped as invalid (``on_invalid="skip"``).
-        rejects_path: the rejects file, when rows were rejected or a path was given.
+        rejects_path: the rejects file, when rows were rejected (or an old file at the
+            given path was emptied, so that no stale row stays).
         chunksize: observations per chunk.
         chunk_hashes: each chunk's content hash, when pass one computed them
             (one-shot inputs, or with a journal); else None.
@@ -402,8 +403,7 @@ def prepare_input(
                     [*reading.reject_columns, *REJECT_COLUMNS],
                     "genomcore-rejects-",
                 )
-                if rejects_path is not None:
-                    rejects.touch()
+                rejects.clear_stale()  # an old rejects file must not be mistaken for this run's
             if isinstance(prepared, SpooledInput):
                 for body, rows, first, last in _assemble(reading, chunksize, on_problem):
                     prepared.add(body, rows, first, last)
@@ -425,5 +425,5 @@ def prepare_input(
     finally:
         if rejects is not None:
             rejects.close()
-            prepared.rejects_path = rejects.path
+            prepared.rejects_path = rejects.path if rejects.created else None
     return prepared

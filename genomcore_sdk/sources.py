@@ -580,6 +580,8 @@ class LayoutCsvWriter:
         self.rows = 0
         self._file: IO[str] | None = None
         self._writer: Any = None
+        self.created = False
+        """Whether this writer wrote the file (rows, or the header over an old file)."""
 
     def _open(self) -> None:
         if self.path is None:
@@ -593,6 +595,7 @@ class LayoutCsvWriter:
             self._file = open(  # noqa: SIM115 - closed by close()
                 self.path, "w", encoding="utf-8", errors="surrogateescape", newline=""
             )
+        self.created = True
         self._writer = csv.writer(self._file, lineterminator="\n")
         self._writer.writerow(self.header)
 
@@ -606,6 +609,14 @@ class LayoutCsvWriter:
     def touch(self) -> None:
         """Create the file (header only) if no row was written yet."""
         if self._file is None:
+            self._open()
+
+    def clear_stale(self) -> None:
+        """Empty a file already at ``path`` (header only), so no stale row stays.
+
+        A path where no file exists gets none until a row is written.
+        """
+        if self._file is None and self.path is not None and os.path.exists(self.path):
             self._open()
 
     def flush(self) -> None:

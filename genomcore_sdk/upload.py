@@ -206,7 +206,10 @@ class UploadReport(list[CreateResult]):
 
     Attributes:
         sent: observations sent to the server (in chunks sent at least once).
-        stored: observations the server stored in this run.
+        stored: observations the server confirmed as stored in this run (the sum of the
+            ``inserted`` answers): inserted now, or by an earlier attempt whose answer
+            was lost, which the server answers from its idempotency record (those
+            chunks are counted in ``replayed``). Never more than the input holds.
         rejected: rows skipped as invalid (``on_invalid="skip"``).
         rejects_path: the CSV holding the rejected rows and why, if any.
         chunks: requests that stored a chunk (or part of a split chunk).
@@ -242,7 +245,8 @@ class UploadReport(list[CreateResult]):
         return (
             f"UploadReport(sent={self.sent}, stored={self.stored}, rejected={self.rejected}, "
             f"chunks={self.chunks}, retries={self.retries}, skipped_chunks={self.skipped_chunks}, "
-            f"duration={self.duration:.2f})"
+            + (f"replayed={self.replayed}, " if self.replayed else "")
+            + f"duration={self.duration:.2f})"
         )
 
     @property
@@ -699,7 +703,7 @@ class UploadCore:
             failed_path = self._failed_rows.path
         elif self.options.failed_rows_path is not None:
             writer = failed_rows_writer(self.options.failed_rows_path)
-            writer.touch()
+            writer.clear_stale()  # an old file must not be mistaken for this run's failures
             writer.close()
         results = sorted(self._results, key=lambda r: (r.index, r.part))
         report = UploadReport(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import pty
@@ -298,3 +299,48 @@ def test_delete_whose_answer_is_lost_is_verified(
     assert "connection was lost" in result.stdout
     assert "Verified: no matching observations remain." in result.stdout
     assert emulator.state.store.count() == 20_160
+
+
+def test_missing_credentials_name_the_flags(tmp_path: Path) -> None:
+    result = run_cli("ts", "query", emulator=None, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "pass --token (and --refresh-token), set the TOKEN" in result.stderr
+    assert "GenomcoreApiClient" not in result.stderr
+
+
+def test_a_failed_query_leaves_no_output_file(emulator: Emulator, tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    result = run_cli(
+        "ts", "query", "--format", "csv", "--out", str(out), "--token", "wrong-token",
+        emulator=None, cwd=tmp_path,
+        extra_env={"GENOMCORE_BASE_URL": emulator.base_url},
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "401" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_progress_lines_tell_stored_skipped_and_failed_rows() -> None:
+    from types import SimpleNamespace
+
+    from genomcore_sdk.cli.progress import UploadProgressDisplay
+
+    stream = io.StringIO()
+    display = UploadProgressDisplay(3000, stream=stream, live=False, interval=0.0)
+
+    def event(kind: str, status: str, rows_done: int, chunks_done: int) -> SimpleNamespace:
+        chunk = SimpleNamespace(status=status, size=1000)
+        return SimpleNamespace(
+            kind=kind, chunk=chunk, rows_done=rows_done, chunks_done=chunks_done, retries=0
+        )
+
+    display(event("chunk_done", "skipped", 1000, 1))
+    display(event("chunk_done", "stored", 2000, 2))
+    display(event("chunk_failed", "failed", 3000, 3))
+    display.close()  # the last event was printed already: no second line
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3
+    assert lines[-1].startswith(
+        "upload: 3,000/3,000 (100%) rows done (1,000 stored, 1,000 already stored (journal), "
+        "1 chunks failed), 3 chunks, 0 retries"
+    )

@@ -521,3 +521,24 @@ def test_a_csv_file_changed_between_its_two_reads_stops_the_upload(
     with pytest.raises(InputFormatError, match="changed while it was being uploaded: row 4500"):
         client.time_series.create_time_series(path, max_concurrency=1, progress=spoil)
     assert emulator.state.store.count() == 4000
+
+
+def test_output_files_appear_only_with_rows_and_old_ones_are_emptied(
+    client: GenomcoreApiClient, emulator: Emulator, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "obs.csv", [row(i) for i in range(5)])
+    rejects, failed = tmp_path / "rejects.csv", tmp_path / "failed.csv"
+    report = client.time_series.create_time_series(
+        path, on_invalid="skip", rejects_path=rejects, failed_rows_path=failed
+    )
+    assert (report.stored, report.rejected, report.rejects_path) == (5, 0, None)
+    assert not rejects.exists() and not failed.exists()
+    # files left by an earlier run are emptied to their header: no stale row is mistaken
+    rejects.write_text("old,rows\n1,2\n")
+    failed.write_text("old,rows\n1,2\n")
+    report = client.time_series.create_time_series(
+        path, on_invalid="skip", rejects_path=rejects, failed_rows_path=failed
+    )
+    assert report.rejects_path == str(rejects)
+    assert read_csv(rejects) == [[*HEADER, "row", "line", "field", "reason", "extra_cells"]]
+    assert read_csv(failed) == [HEADER]

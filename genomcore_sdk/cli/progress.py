@@ -60,8 +60,11 @@ class UploadProgressDisplay:
         self._rows = 0
         self._chunks = 0
         self._retries = 0
-        self._failed = 0
+        self._stored = 0  # rows of stored chunks
+        self._skipped = 0  # rows of chunks the journal lists as stored by an earlier run
+        self._failed = 0  # chunks not stored
         self._events = 0
+        self._printed_at = -1  # the event count of the last plain line
         self._bar: Any = None
         if self.live:
             try:
@@ -88,11 +91,22 @@ class UploadProgressDisplay:
         rows_done = int(getattr(event, "rows_done", self._rows))
         self._chunks = int(getattr(event, "chunks_done", self._chunks))
         self._retries = int(getattr(event, "retries", self._retries))
-        if getattr(event, "kind", "") == "chunk_failed":
+        kind = getattr(event, "kind", "")
+        chunk = getattr(event, "chunk", None)
+        if kind == "chunk_failed":
             self._failed += 1
+        elif kind == "chunk_done" and chunk is not None:
+            if getattr(chunk, "status", "") == "skipped":
+                self._skipped += int(getattr(chunk, "size", 0))
+            else:
+                self._stored += int(getattr(chunk, "size", 0))
         if self._bar is not None:
             self._bar.update(max(0, rows_done - self._rows))
-            self._bar.set_postfix(chunks=self._chunks, retries=self._retries, failed=self._failed)
+            postfix = {"stored": self._stored, "chunks": self._chunks, "retries": self._retries}
+            if self._skipped:
+                postfix["skipped"] = self._skipped
+            postfix["failed"] = self._failed
+            self._bar.set_postfix(postfix)
         self._rows = max(self._rows, rows_done)
         if self._bar is None:
             now = time.monotonic()
@@ -101,22 +115,28 @@ class UploadProgressDisplay:
                 self._print_line(now)
 
     def _print_line(self, now: float) -> None:
+        self._printed_at = self._events
         elapsed = max(now - self.started, 1e-9)
         rate = self._rows / elapsed
         if self.total_rows:
             share = f"/{self.total_rows:,} ({100 * self._rows / self.total_rows:.0f}%)"
         else:
             share = ""
+        outcome = f"{self._stored:,} stored"
+        if self._skipped:
+            outcome += f", {self._skipped:,} already stored (journal)"
+        if self._failed:
+            outcome += f", {self._failed} chunks failed"
         print(
-            f"upload: {self._rows:,}{share} rows, {self._chunks} chunks, "
+            f"upload: {self._rows:,}{share} rows done ({outcome}), {self._chunks} chunks, "
             f"{self._retries} retries, {rate:,.0f} rows/s",
             file=self.stream,
             flush=True,
         )
 
     def close(self) -> None:
-        """Finish the bar (or print a last line)."""
+        """Finish the bar (or print a last line, unless the last event was just printed)."""
         if self._bar is not None:
             self._bar.close()
-        elif self._events:  # nothing to report when the upload never started
+        elif self._events and self._printed_at != self._events:  # nothing new: no line
             self._print_line(time.monotonic())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -91,8 +92,12 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.page_size <= 5000:
         print("genomcore ts query: --page-size must be from 1 to 5000", file=sys.stderr)
         return 2
-    out = open(args.out, "w", newline="", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
+    # --out is written to a temporary file beside it, renamed only when the query finished:
+    # a failed query never leaves a file that looks like a complete (or empty) result
+    partial = f"{args.out}.partial" if args.out else None
+    out = open(partial, "w", newline="", encoding="utf-8") if partial else sys.stdout  # noqa: SIM115
     count = 0
+    finished = False
     try:
         with open_client(args) as client:
             observations = iter_observations(client, args)
@@ -101,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
                 writer.write(observation)
                 count += 1
             writer.close()
+        finished = True
     except (ConfigurationError, QueryValidationError) as exc:
         print(f"genomcore ts query: {exc}", file=sys.stderr)
         return 2
@@ -110,8 +116,12 @@ def run(args: argparse.Namespace) -> int:
     except BrokenPipeError:  # e.g. `| head`
         return 0
     finally:
-        if args.out:
+        if partial:
             out.close()
+            if finished:
+                os.replace(partial, args.out)
+            else:
+                os.unlink(partial)
     if args.out:
         print(f"Wrote {count:,} observations to {args.out}.", file=sys.stderr)
     return 0

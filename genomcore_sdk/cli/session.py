@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..client import GenomcoreApiClient
+from ..errors import ConfigurationError
 from .credentials import resolve_credentials
 
 __all__ = ["open_client"]
@@ -13,6 +14,11 @@ __all__ = ["open_client"]
 def open_client(args: argparse.Namespace) -> GenomcoreApiClient:
     """A client for the command's flags, environment and ``./.env``."""
     creds = resolve_credentials(args)
+    if not creds.token and not creds.refresh_token:
+        raise ConfigurationError(
+            "No access token: pass --token (and --refresh-token), set the TOKEN (and "
+            "REFRESH_TOKEN) environment variables, or put TOKEN=... in ./.env"
+        )
     return GenomcoreApiClient(
         token=creds.token, refresh_token=creds.refresh_token, base_url=creds.base_url
     )

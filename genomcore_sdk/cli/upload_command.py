@@ -163,6 +163,12 @@ def run(args: argparse.Namespace) -> int:
         f"Stored {report.stored:,} of {report.sent:,} observations sent "
         f"in {report.chunks} chunks ({report.retries} retries, {report.duration:.1f} s)."
     )
+    replayed = getattr(report, "replayed", 0)
+    if replayed:
+        print(
+            f"{replayed} of these chunks had been stored by an earlier attempt whose answer was "
+            "lost; the server confirmed them without storing them again."
+        )
     rejected = getattr(report, "rejected", 0)
     if rejected:
         print(f"Skipped {rejected:,} invalid rows; see {report.rejects_path}.")
