@@ -75,11 +75,13 @@ def canonical(rows: list[dict[str, str]]) -> list[tuple[str, ...]]:
 
 
 def test_help_on_every_command_shows_an_example(tmp_path: Path) -> None:
-    for command in (["ts", "upload"], ["ts", "query"], ["ts", "delete"], ["emulator"]):
+    commands: list[list[str]] = [[], ["ts"], ["ts", "upload"], ["ts", "query"], ["ts", "delete"]]
+    for command in [*commands, ["emulator"]]:
         result = run_cli(*command, "--help", emulator=None, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert "example" in result.stdout
-        assert f"genomcore {' '.join(command)}" in result.stdout
+        example = result.stdout.split("example", 1)[1]
+        assert f"  genomcore {' '.join(command or ['ts'])} " in example
 
 
 def test_upload_query_delete_reupload_round_trip(

@@ -31,11 +31,33 @@ def build_parser() -> argparse.ArgumentParser:
         prog="genomcore",
         description="Genomcore Time Series: upload, query and delete observations; run the emulator.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "examples:\n"
+            "  genomcore emulator --port 8080 --token dev-token --refresh-token dev-refresh\n"
+            "  export GENOMCORE_BASE_URL=http://127.0.0.1:8080 TOKEN=dev-token "
+            "REFRESH_TOKEN=dev-refresh\n"
+            "  genomcore ts upload week.csv\n"
+            "  genomcore ts query --batch actiwatch-2015-07-04 --format csv --out week.csv\n"
+            "\n"
+            "Credentials and base URL: flags, then TOKEN, REFRESH_TOKEN and GENOMCORE_BASE_URL,\n"
+            "then ./.env. `genomcore COMMAND --help` shows each command's options."
+        ),
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     emulator_command.register(commands)
-    ts = commands.add_parser("ts", help="time-series observations: upload, query, delete")
+    ts = commands.add_parser(
+        "ts",
+        help="time-series observations: upload, query, delete",
+        description="Upload, query and delete time-series observations.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "examples:\n"
+            "  genomcore ts upload week.csv --concurrency 4 --max-retries 3\n"
+            "  genomcore ts query --user-id 1 --metric steps --start 2024-04-01 --end 2024-04-08\n"
+            "  genomcore ts delete --user-id 1 --batch b1 --metric steps --yes"
+        ),
+    )
     ts_commands = ts.add_subparsers(dest="ts_command", metavar="COMMAND")
     ts_commands.required = True
     upload_command.register(ts_commands)
