@@ -746,6 +746,12 @@ class UploadCore:
             shown = []
             for r in chunks[:3]:
                 why = f": {r.error}" if r.error is not None and r.attempts else ""
+                if r.status == "unknown" and r.error is not None:
+                    # the lost answer came earlier; the error shown is the last attempt's
+                    why = (
+                        f": {r.attempts} attempt(s), at least one without an answer; "
+                        f"the last ended with: {r.error}"
+                    )
                 if not r.attempts:
                     why = ": not sent"
                 shown.append(f"{r.describe()}{why}")
