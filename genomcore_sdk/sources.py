@@ -350,16 +350,19 @@ class _CsvReading(Reading):
 
         Only after an error: the fast path keeps no per-row position.
         """
-        with open(self.path, "rb") as raw:
-            text = _text_stream(raw)
-            text.readline()  # the header
-            reader = csv.reader(text, delimiter=self.delimiter, strict=True)
-            done = 0  # physical lines of the rows read so far
-            try:
-                for _row in reader:
-                    done = reader.line_num
-            except csv.Error:
-                pass
+        done = 0  # physical lines of the rows read so far
+        try:
+            with open(self.path, "rb") as raw:
+                text = _text_stream(raw)
+                text.readline()  # the header
+                reader = csv.reader(text, delimiter=self.delimiter, strict=True)
+                try:
+                    for _row in reader:
+                        done = reader.line_num
+                except csv.Error:
+                    pass
+        except OSError:  # the file went away meanwhile: where this reading stopped
+            done = max(0, self.reader.line_num - 1)
         return done + 2  # after the header and the rows read
 
     def mark(self) -> int:
