@@ -325,7 +325,9 @@ class _CsvReading(Reading):
             )
         delimiter = sniff_delimiter(header_line, encoder.schema.columns())
         header = next(csv.reader([header_line], delimiter=delimiter))
-        self.row_encoder = encoder.csv_row_encoder(header, where=f"the CSV file {path!r}")
+        self.row_encoder = encoder.csv_row_encoder(
+            header, where=f"the CSV file {path!r}", delimiter=delimiter
+        )
         self.encode = self.row_encoder.encode
         self.check = self.row_encoder.check
         self.encode_item = self.row_encoder.encode_item

@@ -745,12 +745,13 @@ class UploadCore:
         def listing(chunks: Sequence[ChunkResult]) -> str:
             shown = []
             for r in chunks[:3]:
-                why = f": {r.error}" if r.error is not None and r.attempts else ""
+                error = str(r.error).rstrip(".")  # the listing adds its own punctuation
+                why = f": {error}" if r.error is not None and r.attempts else ""
                 if r.status == "unknown" and r.error is not None:
                     # the lost answer came earlier; the error shown is the last attempt's
                     why = (
                         f": {r.attempts} attempt(s), at least one without an answer; "
-                        f"the last ended with: {r.error}"
+                        f"the last ended with: {error}"
                     )
                 if not r.attempts:
                     why = ": not sent"
@@ -1013,19 +1014,20 @@ def upload_session(body: Any, options: UploadOptions, *, base_url: str) -> Itera
         failed_rows_path=options.failed_rows_path,
         journal=options.journal,
     )
-    journal = (
-        UploadJournal.open(options.journal, chunksize=options.chunksize, base_url=base_url)
-        if options.journal is not None
-        else None
+    prepared = prepare_input(
+        source,
+        encoder,
+        chunksize=options.chunksize,
+        on_invalid=options.on_invalid,
+        rejects_path=options.rejects_path,
+        hash_chunks=options.journal is not None,
     )
     try:
-        prepared = prepare_input(
-            source,
-            encoder,
-            chunksize=options.chunksize,
-            on_invalid=options.on_invalid,
-            rejects_path=options.rejects_path,
-            hash_chunks=journal is not None,
+        # opened only once the input is known valid: a refused input leaves no journal behind
+        journal = (
+            UploadJournal.open(options.journal, chunksize=options.chunksize, base_url=base_url)
+            if options.journal is not None
+            else None
         )
         try:
             if journal is not None:
@@ -1037,10 +1039,10 @@ def upload_session(body: Any, options: UploadOptions, *, base_url: str) -> Itera
             finally:
                 core.close()  # the failed-rows file, if a crash left it open
         finally:
-            prepared.close()
+            if journal is not None:
+                journal.close()
     finally:
-        if journal is not None:
-            journal.close()
+        prepared.close()
 
 
 def upload(client: BaseClient, body: Any, options: UploadOptions) -> UploadReport:

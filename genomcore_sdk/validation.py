@@ -619,14 +619,19 @@ class ObservationEncoder:
 
     # ---------------------------------------------------------------- CSV rows
 
-    def csv_row_encoder(self, header: Sequence[str], *, where: str = "the CSV") -> CsvRowEncoder:
+    def csv_row_encoder(
+        self, header: Sequence[str], *, where: str = "the CSV", delimiter: str = ","
+    ) -> CsvRowEncoder:
         """An encoder of CSV rows with this ``header`` (the vendor's flattened layout).
+
+        ``delimiter`` is the file's, to recognise rows merged into one cell by a
+        stray quote.
 
         Raises:
             InputFormatError: required columns are missing, or unknown or
                 duplicate columns are present.
         """
-        return CsvRowEncoder(self, header, where=where)
+        return CsvRowEncoder(self, header, where=where, delimiter=delimiter)
 
     def text_converter(self, field: Field) -> Callable[[str], Any]:
         """The converter of one non-empty CSV cell of ``field`` to its wire value."""
@@ -659,9 +664,15 @@ class CsvRowEncoder:
     """
 
     def __init__(
-        self, encoder: ObservationEncoder, header: Sequence[str], *, where: str = "the CSV"
+        self,
+        encoder: ObservationEncoder,
+        header: Sequence[str],
+        *,
+        where: str = "the CSV",
+        delimiter: str = ",",
     ) -> None:
         self.encoder = encoder
+        self.delimiter = delimiter
         self.header = [h.strip() for h in header]
         schema = encoder.schema
         known = {f.path: f for f in schema.leaves()}
@@ -774,6 +785,13 @@ class CsvRowEncoder:
             c = cell[f.path]
             if f.kind is Kind.STR:
                 value[f.path] = c
+                # a line break and a whole row's delimiters in one cell: a quote opened in one
+                # row and closed in the same column of a later one merged the rows between
+                # into this cell (the row keeps its width), which would silently lose them
+                lines.append(
+                    f"if ('\\n' in {c} or '\\r' in {c}) and"
+                    f" {c}.count(DELIMITER) >= {self.width - 1}: merged_rows({const(f)}, {c})"
+                )
                 if not build:  # dumps() finds text that is not UTF-8; without it, check
                     lines.append(f"if not {c}.isascii(): utf8({const(f)}, {c})")
             elif f.kind not in (Kind.INT, Kind.DATETIME):
@@ -863,6 +881,16 @@ class CsvRowEncoder:
         def before(obj: ObjectSchema, first: str, second: str, low: Any, high: Any) -> None:
             encoder._check_rules(obj, {first: low, second: high})
 
+        def merged_rows(field: Field, text: str) -> None:
+            shown = text if len(text) <= 60 else text[:57] + "..."
+            raise RowProblem(
+                field.path,
+                shown,
+                f"{field.path} holds line breaks and a whole row's delimiters ({shown!r}): a "
+                "quote opened in this row and closed in a later one, merging the rows between "
+                "into this cell. Fix the quotes of this row and the next ones",
+            )
+
         def utf8(field: Field, text: str) -> None:
             try:
                 text.encode("utf-8")
@@ -886,6 +914,8 @@ class CsvRowEncoder:
             "slow_dt": slow_dt,
             "before": before,
             "utf8": utf8,
+            "merged_rows": merged_rows,
+            "DELIMITER": self.delimiter,
         }
         kind = "encoder" if build else "checker"
         exec(compile(source, f"<genomcore csv row {kind} {id(self):x}>", "exec"), namespace)

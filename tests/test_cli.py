@@ -346,3 +346,18 @@ def test_progress_lines_tell_stored_skipped_and_failed_rows() -> None:
         "upload: 3,000/3,000 (100%) rows done (1,000 stored, 1,000 already stored (journal), "
         "1 chunks failed), 3 chunks, 0 retries"
     )
+
+
+@pytest.mark.parametrize("target", ["missing-dir/out.csv", "a-dir"])
+def test_query_out_that_cannot_be_written_is_a_usage_error(
+    emulator: Emulator, tmp_path: Path, target: str
+) -> None:
+    (tmp_path / "a-dir").mkdir()
+    result = run_cli(
+        "ts", "query", "--format", "csv", "--out", target, emulator=emulator, cwd=tmp_path
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert target in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-dir"]
+    assert list((tmp_path / "a-dir").iterdir()) == []

@@ -201,3 +201,27 @@ def test_a_local_mean_time_offset_is_shown_as_an_offset() -> None:
             HEADER.split(",")
         ).encode(cells)
     assert "has a UTC offset with seconds (-00:14:44)" in caught.value.message
+
+
+def test_rows_merged_into_one_cell_by_a_stray_quote_are_refused(
+    client: GenomcoreApiClient, emulator: Emulator, sample_csv: Path, tmp_path: Path
+) -> None:
+    lines = sample_csv.read_text(encoding="utf-8").splitlines()
+    lines[99] = lines[99].replace(",TEST_SAMPLE_UK,", ',"TEST_SAMPLE_UK,')  # file line 100
+    lines[102] = lines[102].replace(",TEST_SAMPLE_UK,", ',TEST_SAMPLE_UK",')  # file line 103
+    path = tmp_path / "stray.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ObservationValidationError) as caught:
+        client.time_series.create_time_series(path)
+    problem = caught.value.problems[0]
+    assert (problem.index, problem.line, problem.field) == (98, 100, "meta.externalId")
+    assert "a quote opened in this row and closed in a later one" in problem.message
+    assert emulator.state.store.count() == 0
+
+
+def test_a_quoted_cell_with_a_line_break_is_still_taken_as_written() -> None:
+    header = HEADER.split(",")
+    cells = good_row(0).split(",")
+    cells[3] = "W-1\nsecond line, with a comma"
+    sent = orjson.loads(ObservationEncoder().csv_row_encoder(header).encode(cells))
+    assert sent["meta"]["externalId"] == "W-1\nsecond line, with a comma"

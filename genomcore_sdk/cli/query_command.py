@@ -95,9 +95,19 @@ def run(args: argparse.Namespace) -> int:
     # --out is written to a temporary file beside it, renamed only when the query finished:
     # a failed query never leaves a file that looks like a complete (or empty) result
     partial = f"{args.out}.partial" if args.out else None
-    out = open(partial, "w", newline="", encoding="utf-8") if partial else sys.stdout  # noqa: SIM115
+    if args.out and os.path.isdir(args.out):
+        print(
+            f"genomcore ts query: --out {args.out} is a directory; give a file path",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        out = open(partial, "w", newline="", encoding="utf-8") if partial else sys.stdout  # noqa: SIM115
+    except OSError as exc:
+        print(f"genomcore ts query: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+        return 2
     count = 0
-    finished = False
+    status: int | None = None
     try:
         with open_client(args) as client:
             observations = iter_observations(client, args)
@@ -106,22 +116,34 @@ def run(args: argparse.Namespace) -> int:
                 writer.write(observation)
                 count += 1
             writer.close()
-        finished = True
     except (ConfigurationError, QueryValidationError) as exc:
         print(f"genomcore ts query: {exc}", file=sys.stderr)
-        return 2
+        status = 2
     except GenomcoreError as exc:
         print(f"genomcore ts query: {exc}", file=sys.stderr)
-        return 1
+        status = 1
     except BrokenPipeError:  # e.g. `| head`
-        return 0
+        status = 0
+    except BaseException:  # e.g. Ctrl-C: no partial file stays behind
+        if partial:
+            out.close()
+            os.unlink(partial)
+        raise
     finally:
         if partial:
             out.close()
-            if finished:
+    if partial:
+        try:
+            if status is None:
                 os.replace(partial, args.out)
-            else:
+        except OSError as exc:
+            print(f"genomcore ts query: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+            status = 2
+        finally:
+            if os.path.exists(partial):
                 os.unlink(partial)
+    if status is not None:
+        return status
     if args.out:
         print(f"Wrote {count:,} observations to {args.out}.", file=sys.stderr)
     return 0
