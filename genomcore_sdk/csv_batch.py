@@ -92,17 +92,12 @@ class CsvBatchCodec:
         positions = {name: index for index, name in enumerate(row_encoder.header)}
         leaves = {f.path: f for f in schema.leaves()}
         self.width = len(row_encoder.header)
-        self._ints: list[int] = []
-        self._texts: list[int] = []
-        self._moments: list[int] = []
+        by_kind: dict[Kind, list[int]] = {Kind.INT: [], Kind.STR: [], Kind.DATETIME: []}
         for name, position in positions.items():
-            kind = leaves[name].kind
-            {Kind.INT: self._ints, Kind.STR: self._texts, Kind.DATETIME: self._moments}[
-                kind
-            ].append(position)
-        self._int_getters = [operator.itemgetter(p) for p in self._ints]
-        self._text_getters = [operator.itemgetter(p) for p in self._texts]
-        self._moment_getters = [(p, operator.itemgetter(p)) for p in self._moments]
+            by_kind[leaves[name].kind].append(position)
+        self._int_getters = [operator.itemgetter(p) for p in by_kind[Kind.INT]]
+        self._text_getters = [operator.itemgetter(p) for p in by_kind[Kind.STR]]
+        self._moment_getters = [(p, operator.itemgetter(p)) for p in by_kind[Kind.DATETIME]]
         self._intervals: list[tuple[int, int]] = []
         order: list[int] = []
         # one row's JSON is pieces[0] cell pieces[1] cell ... cell pieces[-1]; rows are

@@ -611,11 +611,6 @@ class LayoutCsvWriter:
         self._writer.writerow(cells)
         self.rows += 1
 
-    def touch(self) -> None:
-        """Create the file (header only) if no row was written yet."""
-        if self._file is None:
-            self._open()
-
     def clear_stale(self) -> None:
         """Empty a file already at ``path`` (header only), so no stale row stays.
 
