@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TextIO
 
 from ..client import GenomcoreApiClient
 from ..errors import ConfigurationError, GenomcoreError, QueryValidationError
@@ -87,63 +88,61 @@ def iter_observations(
         yield observation.to_dict()
 
 
+@contextlib.contextmanager
+def _output(path: str | None) -> Iterator[TextIO]:
+    """Standard output, or a file written beside ``path`` and renamed onto it at the end.
+
+    Only a block that ends normally renames: a failed query never leaves a file
+    that looks like a complete (or empty) result.
+    """
+    if path is None:
+        yield sys.stdout
+        return
+    partial = f"{path}.partial"
+    with open(partial, "w", newline="", encoding="utf-8") as out:
+        try:
+            yield out
+        except BaseException:
+            out.close()
+            os.unlink(partial)
+            raise
+    try:
+        os.replace(partial, path)
+    except OSError:
+        os.unlink(partial)
+        raise
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the query; return the exit status."""
     if not 1 <= args.page_size <= 5000:
         print("genomcore ts query: --page-size must be from 1 to 5000", file=sys.stderr)
         return 2
-    # --out is written to a temporary file beside it, renamed only when the query finished:
-    # a failed query never leaves a file that looks like a complete (or empty) result
-    partial = f"{args.out}.partial" if args.out else None
     if args.out and os.path.isdir(args.out):
         print(
             f"genomcore ts query: --out {args.out} is a directory; give a file path",
             file=sys.stderr,
         )
         return 2
-    try:
-        out = open(partial, "w", newline="", encoding="utf-8") if partial else sys.stdout  # noqa: SIM115
-    except OSError as exc:
-        print(f"genomcore ts query: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
-        return 2
     count = 0
-    status: int | None = None
     try:
-        with open_client(args) as client:
-            observations = iter_observations(client, args)
+        with _output(args.out) as out, open_client(args) as client:
             writer = make_writer(args.format, out)
-            for observation in observations:
+            for observation in iter_observations(client, args):
                 writer.write(observation)
                 count += 1
             writer.close()
     except (ConfigurationError, QueryValidationError) as exc:
         print(f"genomcore ts query: {exc}", file=sys.stderr)
-        status = 2
+        return 2
     except GenomcoreError as exc:
         print(f"genomcore ts query: {exc}", file=sys.stderr)
-        status = 1
+        return 1
     except BrokenPipeError:  # e.g. `| head`
-        status = 0
-    except BaseException:  # e.g. Ctrl-C: no partial file stays behind
-        if partial:
-            out.close()
-            os.unlink(partial)
-        raise
-    finally:
-        if partial:
-            out.close()
-    if partial:
-        try:
-            if status is None:
-                os.replace(partial, args.out)
-        except OSError as exc:
-            print(f"genomcore ts query: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
-            status = 2
-        finally:
-            if os.path.exists(partial):
-                os.unlink(partial)
-    if status is not None:
-        return status
+        return 0
+    except OSError as exc:  # --out cannot be written
+        print(f"genomcore ts query: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+        return 2
     if args.out:
         print(f"Wrote {count:,} observations to {args.out}.", file=sys.stderr)
     return 0
