@@ -53,23 +53,26 @@ import datetime
 import itertools
 import operator
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import overload
 
 import orjson
 
 from .validation import INT64_MAX, INT64_MIN, INTERVAL_RULES, CsvRowEncoder
 from .wire_schema import Kind, ObjectSchema
 
-__all__ = ["CsvBatchCodec"]
+__all__ = ["CellBlock", "CsvBatchCodec"]
 
 _INT = "(?:0|-?[1-9][0-9]{0,18})"  # then 19-digit ones are checked against int64
 _INT_COLUMN = re.compile(f"{_INT}(?:\n{_INT})*")
 # The shapes (the text with every digit read as 0) of the date-time forms the row encoder
 # sends as written: YYYY-MM-DDTHH:MM:SS with +HH:MM, -HH:MM or Z.
 _DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
+_BYTES_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _SHAPES = frozenset(
     {"0000-00-00T00:00:00+00:00", "0000-00-00T00:00:00-00:00", "0000-00-00T00:00:00Z"}
 )
+_BYTES_SHAPES = frozenset(shape.encode() for shape in _SHAPES)
 _fromisoformat = datetime.datetime.fromisoformat
 _CELL = "\x00"  # where a cell goes in a row's JSON template (JSON escapes a real NUL)
 
@@ -95,9 +98,9 @@ class CsvBatchCodec:
         by_kind: dict[Kind, list[int]] = {Kind.INT: [], Kind.STR: [], Kind.DATETIME: []}
         for name, position in positions.items():
             by_kind[leaves[name].kind].append(position)
-        self._int_getters = [operator.itemgetter(p) for p in by_kind[Kind.INT]]
-        self._text_getters = [operator.itemgetter(p) for p in by_kind[Kind.STR]]
-        self._moment_getters = [(p, operator.itemgetter(p)) for p in by_kind[Kind.DATETIME]]
+        self._int_positions = by_kind[Kind.INT]
+        self._text_positions = by_kind[Kind.STR]
+        self._moment_positions = by_kind[Kind.DATETIME]
         self._intervals: list[tuple[int, int]] = []
         order: list[int] = []
         # one row's JSON is pieces[0] cell pieces[1] cell ... cell pieces[-1]; rows are
@@ -105,7 +108,7 @@ class CsvBatchCodec:
         pieces = self._object_template(schema, positions, order).split(_CELL)
         pieces[-1] += ","
         self._pieces = pieces
-        self._cell_getters = [operator.itemgetter(p) for p in order]
+        self._order = order
 
     @classmethod
     def for_rows(cls, row_encoder: CsvRowEncoder) -> CsvBatchCodec | None:
@@ -137,70 +140,179 @@ class CsvBatchCodec:
                 self._intervals.append((positions[low.path], positions[high.path]))
         return "{" + ",".join(parts) + "}"
 
+    def _columns(self, rows: Batch) -> list[Sequence[str]] | None:
+        """Each column of ``rows``, or None when a row is not of the header's width."""
+        if isinstance(rows, CellBlock):
+            if rows.width != self.width or not rows.length:
+                return None
+            return [rows.column(position) for position in range(self.width)]
+        if not rows or set(map(len, rows)) != {self.width}:
+            return None
+        return list(zip(*rows, strict=True))  # the rows transposed
+
     def check(self, rows: Batch) -> bool:
         """Whether every row of ``rows`` is valid in the usual form (False: go row by row)."""
-        if not rows or set(map(len, rows)) != {self.width}:
-            return False
+        columns = self._columns(rows)
+        return columns is not None and self._check(columns) is not None
+
+    def _check(self, columns: list[Sequence[str]]) -> dict[int, str] | None:
+        """None unless every row is valid in the usual form; else the columns of one value."""
         # integers and text repeat a lot within a batch (one user, one batch, one metric):
         # their distinct values are checked, each once
-        for getter in self._int_getters:
-            distinct = set(map(getter, rows))
+        constant: dict[int, str] = {}
+        for position in self._int_positions:
+            distinct = set(columns[position])
+            if len(distinct) == 1:
+                constant[position] = next(iter(distinct))
             joined = "\n".join(distinct)
             if joined.count("\n") != len(distinct) - 1 or _INT_COLUMN.fullmatch(joined) is None:
-                return False
+                return None
             if max(map(len, distinct)) >= 19 and not all(
                 INT64_MIN <= int(text) <= INT64_MAX for text in distinct if len(text) >= 19
             ):
-                return False
-        for getter in self._text_getters:
-            distinct = set(map(getter, rows))
+                return None
+        for position in self._text_positions:
+            distinct = set(columns[position])
+            if len(distinct) == 1:
+                constant[position] = next(iter(distinct))
             joined = "".join(distinct)
             # isprintable() is False for control characters and lone surrogates (bytes that
             # were not UTF-8); quotes and backslashes would need escaping
             if "" in distinct or not joined.isprintable() or '"' in joined or "\\" in joined:
-                return False
-        moments: dict[int, tuple[list[str], str]] = {}
-        count = len(rows)
-        for position, getter in self._moment_getters:
-            column = list(map(getter, rows))
-            joined = "\n".join(column)
-            # one shape (the text with every digit read as 0) on every line, a form sent as written
-            shape = column[0].translate(_DIGITS_AS_ZERO)
-            if shape not in _SHAPES or joined.translate(_DIGITS_AS_ZERO) != "\n".join(
-                itertools.repeat(shape, count)
-            ):
-                return False
-            if "0001-" in joined or "9999-" in joined:
-                return False  # an offset may take it outside 0001-9999 in UTC: row by row
-            try:
-                list(map(_fromisoformat, column))  # a real date and time, as the row encoder asks
-            except ValueError:
-                return False
-            moments[position] = (column, joined)
+                return None
+        if not self._moment_positions:
+            return constant
+        # a row's end is often the next row's start: the distinct date-times are checked
+        moments: set[str] = set()
+        for position in self._moment_positions:
+            moments.update(columns[position])
+        # each in a form sent as written: its shape (the text with every digit read as 0) is
+        # one of _SHAPES (any other character becomes "?", which is in none); usually one
+        # shape for all
+        shape = next(iter(moments)).translate(_DIGITS_AS_ZERO)
+        encoded = "\n".join(moments).encode("ascii", "replace")
+        shapes = encoded.translate(_BYTES_DIGITS_AS_ZERO)
+        if shapes != b"\n".join(itertools.repeat(shape.encode(), len(moments))):
+            if not set(shapes.split(b"\n")) <= _BYTES_SHAPES:
+                return None
+            shape = ""  # several shapes, several offsets
+        elif shape not in _SHAPES:
+            return None
+        if b"0001-" in encoded or b"9999-" in encoded:
+            return None  # an offset may take it outside 0001-9999 in UTC: row by row
+        try:
+            list(map(_fromisoformat, moments))  # real dates and times, as the row encoder asks
+        except ValueError:
+            return None
+        # "Z", "+HH:MM" or "-HH:MM" ends each one; with one offset for all, the fixed-width
+        # text orders as the instant does
+        offset = next(iter(moments))[19:].encode()
+        one_offset = bool(shape) and encoded.count(offset) == len(moments)
         for low, high in self._intervals:
-            (lows, low_text), (highs, high_text) = moments[low], moments[high]
-            offset = lows[0][19:]  # "Z", "+HH:MM" or "-HH:MM": the only place it can occur
-            if low_text.count(offset) == count and high_text.count(offset) == count:
-                # one offset, one fixed-width form: the text orders as the instant does
+            lows, highs = columns[low], columns[high]
+            if one_offset:
                 if any(map(operator.lt, highs, lows)):
-                    return False
+                    return None
                 continue
             try:
                 if any(map(operator.lt, map(_fromisoformat, highs), map(_fromisoformat, lows))):
-                    return False
+                    return None
             except OverflowError:  # pragma: no cover - offsets at datetime.min/max
-                return False
-        return True
+                return None
+        return constant
 
     def encode(self, rows: Batch) -> bytes | None:
         """The request body (JSON array) of ``rows``, or None when they are not all in the usual form."""
-        if not self.check(rows):
+        columns = self._columns(rows)
+        constant = None if columns is None else self._check(columns)
+        if columns is None or constant is None:
             return None
-        # the pieces and the cells interleaved by zip, flattened and joined, all in C
+        # The pieces and the cells interleaved by zip, flattened and joined, all in C. A
+        # column of one value (one user, one batch, ...) goes into the pieces around it.
         streams: list[Iterable[str]] = []
-        for piece, getter in zip(self._pieces, self._cell_getters, strict=False):
-            streams += (itertools.repeat(piece), map(getter, rows))
-        streams.append(itertools.repeat(self._pieces[-1]))
-        # the repeats are endless: the rows decide the length
-        joined = "".join(itertools.chain.from_iterable(zip(*streams, strict=False)))
+        pieces = self._pieces
+        piece = pieces[0]
+        for position, after in zip(self._order, pieces[1:], strict=True):
+            if position in constant:
+                piece += constant[position] + after
+            else:
+                streams += (itertools.repeat(piece), columns[position])
+                piece = after
+        streams.append(itertools.repeat(piece))
+        # the repeats are endless: the columns decide the length
+        if len(streams) == 1:  # every column of one value: the same row again and again
+            joined = piece * len(columns[0])
+        else:
+            joined = "".join(itertools.chain.from_iterable(zip(*streams, strict=False)))
         return ("[" + joined[:-1] + "]").encode()
+
+
+class CellBlock(Sequence[list[str]]):
+    r"""Rows of one width held as one flat list of cells: how a plain CSV block is read.
+
+    A CSV file without quotes is read a block of lines at a time and split into
+    cells in a few C calls (see :class:`~genomcore_sdk.sources.CsvFileSource`);
+    :class:`CsvBatchCodec` takes its columns as slices, and the rest of the
+    upload sees an ordinary sequence of rows (lists of cells).
+
+    Attributes:
+        cells: the cells, row after row; each row takes ``stride`` places, its
+            ``width`` cells first (the reader leaves a line end after them).
+        width: cells per row.
+        stride: places per row in ``cells`` (``width`` or more).
+        length: the number of rows (``len(block)``).
+
+    Examples:
+        >>> block = CellBlock(["1", "a", "2", "b"], 2)
+        >>> len(block), block[-1], block.column(1), list(block[1:])
+        (2, ['2', 'b'], ['a', 'b'], [['2', 'b']])
+        >>> list(CellBlock(["1", "a", "\\n", "2", "b", "\\n"], 2, stride=3))
+        [['1', 'a'], ['2', 'b']]
+    """
+
+    __slots__ = ("cells", "length", "stride", "width")
+
+    def __init__(self, cells: list[str], width: int, stride: int | None = None) -> None:
+        stride = width if stride is None else stride
+        if width < 1 or stride < width or len(cells) % stride:
+            raise ValueError(f"{len(cells)} cells do not make rows of {width} in {stride} places")
+        self.cells = cells
+        self.width = width
+        self.stride = stride
+        self.length = len(cells) // stride
+
+    def __len__(self) -> int:
+        return self.length
+
+    @overload
+    def __getitem__(self, index: int) -> list[str]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> CellBlock: ...
+
+    def __getitem__(self, index: int | slice) -> list[str] | CellBlock:
+        stride = self.stride
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self.length)
+            if step == 1:
+                cells = self.cells[start * stride : max(start, stop) * stride]
+                return CellBlock(cells, self.width, stride)
+            rows = (self[i] for i in range(start, stop, step))
+            return CellBlock(list(itertools.chain.from_iterable(rows)), self.width)
+        if index < 0:
+            index += self.length
+        if not 0 <= index < self.length:
+            raise IndexError("CellBlock index out of range")
+        start = index * stride
+        return self.cells[start : start + self.width]
+
+    def __iter__(self) -> Iterator[list[str]]:
+        cells, width = self.cells, self.width
+        return (cells[start : start + width] for start in range(0, len(cells), self.stride))
+
+    def column(self, position: int) -> list[str]:
+        """The cells of column ``position`` (from 0), one per row."""
+        return self.cells[position :: self.stride]
+
+    def __repr__(self) -> str:
+        return f"CellBlock(<{self.length} rows of {self.width} cells>)"

@@ -221,7 +221,7 @@ class PreparedInput(abc.ABC):
             given path was emptied, so that no stale row stays).
         chunksize: observations per chunk.
         chunk_hashes: each chunk's content hash, when pass one computed them
-            (one-shot inputs, or with a journal); else None.
+            (``hash_chunks``: with a journal); else None.
     """
 
     def __init__(self, chunksize: int) -> None:
@@ -248,33 +248,39 @@ class PreparedInput(abc.ABC):
 
 
 class SpooledInput(PreparedInput):
-    """A one-shot input, encoded into a temporary spool by pass one."""
+    """A one-shot input, encoded into a temporary spool by pass one.
 
-    def __init__(self, chunksize: int) -> None:
+    Each chunk's content hash is computed by pass one only when asked
+    (``hash_chunks``, for the journal); otherwise pass two computes it as it
+    reads the chunk back, while earlier chunks are on the wire.
+    """
+
+    def __init__(self, chunksize: int, hash_chunks: bool = True) -> None:
         super().__init__(chunksize)
-        self.chunk_hashes = []
+        self.chunk_hashes = [] if hash_chunks else None
+        self._count = 0
         self.file = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed by close()
             max_size=SPOOL_MEMORY_BYTES, prefix="genomcore-spool-"
         )
 
     def add(self, body: bytes, rows: Sequence[int], first: bytes, last: bytes) -> None:
         """Append one chunk."""
-        assert self.chunk_hashes is not None
         if rows[-1] - rows[0] + 1 == len(rows):
             spec = b"%d-%d" % (rows[0], rows[-1])
         else:
             spec = ",".join(map(str, rows)).encode()
         self.file.write(b"#%b %d %d %d\n" % (spec, len(body), len(first), len(last)))
         self.file.writelines((body, first, last, b"\n"))
-        self.chunk_hashes.append(content_hash(body))
+        if self.chunk_hashes is not None:
+            self.chunk_hashes.append(content_hash(body))
+        self._count += 1
         self.rows += len(rows)
 
     def chunks(self) -> Iterator[PlannedChunk]:
         """Read the chunks back from the spool."""
-        assert self.chunk_hashes is not None
         handle = self.file
         handle.seek(0)
-        for index, digest in enumerate(self.chunk_hashes):
+        for index in range(self._count):
             spec, *sizes = handle.readline()[1:-1].split(b" ")
             body_size, first_size, last_size = map(int, sizes)
             body = handle.read(body_size)
@@ -287,6 +293,8 @@ class SpooledInput(PreparedInput):
                 rows = range(int(low), int(high) + 1)
             else:
                 rows = [int(r) for r in spec.split(b",")]
+            hashes = self.chunk_hashes
+            digest = hashes[index] if hashes is not None else content_hash(body)
             yield PlannedChunk(index, body, rows, digest, first, last)
 
     def close(self) -> None:
@@ -375,7 +383,7 @@ def prepare_input(
     if not source.read_once:
         prepared = ReplayedInput(source, encoder, chunksize, stop=not skip)
     else:
-        prepared = SpooledInput(chunksize)
+        prepared = SpooledInput(chunksize, hash_chunks)
 
     def on_problem(index: int, line: int | None, payload: Any, problem: RowProblem) -> None:
         if rejects is None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import abc
 import codecs
+import collections
 import csv
 import datetime
 import io
@@ -34,7 +35,7 @@ from typing import IO, Any, Self
 import orjson
 from genomcore_ts_api.models import Observation
 
-from .csv_batch import CsvBatchCodec
+from .csv_batch import CellBlock, CsvBatchCodec
 from .errors import InputFormatError
 from .validation import ObservationEncoder, RowProblem
 from .wire_schema import ObjectSchema, observation_schema
@@ -79,16 +80,16 @@ class Reading(abc.ABC):
     encode_item: Callable[[Any], bytes]
     """The payload's JSON followed by a comma (an item of a JSON array body)."""
 
-    check_batch: Callable[[list[Any]], bool] | None = None
+    check_batch: Callable[[Sequence[Any]], bool] | None = None
     """Whether a whole batch of payloads is valid, checked at once (False: check row by row).
 
     None when the reading has no batch path (see :mod:`genomcore_sdk.csv_batch`).
     """
 
-    encode_batch: Callable[[list[Any]], bytes | None] | None = None
+    encode_batch: Callable[[Sequence[Any]], bytes | None] | None = None
     """The request body of a whole batch of valid payloads, or None (then row by row)."""
 
-    def take(self, count: int) -> list[Any]:
+    def take(self, count: int) -> Sequence[Any]:
         """The next ``count`` payloads (fewer at the end, none when there are no more)."""
         return list(itertools.islice(self.payloads, count))
 
@@ -220,6 +221,11 @@ spool (about twice the file's size, on disk past 8 MiB). Larger files are read t
 (validated, then read and encoded again while sending), which needs no disk space."""
 
 
+_BLOCK_CHARACTERS = 64 * 1024
+"""How much of a CSV file is read at a time (a block of lines is then about this long:
+under the csv module's default field size limit, which the reader then need not check)."""
+
+
 class CsvFileSource(ObservationSource):
     """A CSV file in the vendor's flattened layout (see the module docstring)."""
 
@@ -337,15 +343,139 @@ class _CsvReading(Reading):
             self.encode_batch = batch_codec.encode
         self.reject_columns = list(self.row_encoder.header)
         self.delimiter = delimiter
-        # strict: text after a closing quote is an error, not silently glued to the cell
-        self.reader = csv.reader(self.text, delimiter=delimiter, strict=True)
-        self.payloads = self.reader
+        self.width = len(header)
+        # The file is read a block of whole lines at a time. A block without quotes is split
+        # into cells by str.split (a CellBlock), which is what the csv module would give; from
+        # the first quote (or lone CR) on, the csv module reads the rest of the file (strict:
+        # text after a closing quote is an error, not silently glued to the cell).
+        self._buffer = ""  # read from the file, not yet split: part of a line
+        self._eof = False
+        self._segments: collections.deque[CellBlock | list[list[str]]] = collections.deque()
+        self._head_taken = 0  # rows of the first segment already taken
+        self._pending = 0  # rows in the segments not yet taken
+        self._lines_taken = 1  # physical lines of the rows taken, and the header
+        self.reader: Any = None  # the csv reader, once the csv module reads on
+        self.payloads = self._payloads()
 
-    def take(self, count: int) -> list[Any]:
+    def _payloads(self) -> Iterator[Any]:
+        while batch := self.take(1000):
+            yield from batch
+
+    def take(self, count: int) -> Sequence[Any]:
         try:
-            return list(itertools.islice(self.reader, count))
+            while self._pending < count and self.reader is None and self._split_more():
+                pass
+            taken = self._take_split(count)
+            if len(taken) == count or self.reader is None:
+                return taken
+            more = list(itertools.islice(self.reader, count - len(taken)))
+            return [*taken, *more] if taken else more
         except csv.Error as exc:
             raise CsvSyntaxError(self.path, self._first_unreadable_line(), str(exc)) from None
+
+    def _take_split(self, count: int) -> Sequence[list[str]]:
+        """Up to ``count`` rows from the split segments (a CellBlock when they all are)."""
+        parts: list[Sequence[list[str]]] = []
+        need = count
+        while need and self._segments:
+            head = self._segments[0]
+            start = self._head_taken
+            stop = min(len(head), start + need)
+            parts.append(head if start == 0 and stop == len(head) else head[start:stop])
+            need -= stop - start
+            if stop == len(head):
+                self._segments.popleft()
+                self._head_taken = 0
+            else:
+                self._head_taken = stop
+        taken = count - need
+        self._pending -= taken
+        self._lines_taken += taken  # without quotes and lone CRs, a row is one line
+        if len(parts) == 1:
+            return parts[0]
+        if all(isinstance(part, CellBlock) for part in parts):
+            cells = list(itertools.chain.from_iterable(p.cells for p in parts))  # type: ignore[attr-defined]
+            return CellBlock(cells, self.width, self.width + 1)
+        return [list(row) for part in parts for row in part]
+
+    def _split_more(self) -> bool:
+        """Split the next block of lines into a segment; False when the split part is over."""
+        text = self._read_lines()
+        if not text:
+            return False
+        segment = None if '"' in text else self._split(text)
+        if segment is None:  # quoted cells or lone CRs: the csv module reads on from here
+            self.reader = self._csv_reader(text + self._buffer)
+            self._buffer = ""
+            return False
+        self._segments.append(segment)
+        self._pending += len(segment)
+        return True
+
+    def _read_lines(self) -> str:
+        """The next whole lines of the file, each with its line end ("" at the file's end)."""
+        buffer = self._buffer
+        while not self._eof:
+            more = self.text.read(_BLOCK_CHARACTERS)
+            if not more:
+                self._eof = True
+                break
+            while more[-1] == "\r":  # a CRLF stays whole
+                extra = self.text.read(1)
+                if not extra:
+                    break
+                more += extra
+            buffer += more
+            cut = buffer.rfind("\n") + 1
+            if cut:
+                self._buffer = buffer[cut:]
+                return buffer[:cut]
+            if "\r" in buffer:  # lines end with lone CRs: _split leaves them to csv
+                self._buffer = ""
+                return buffer
+        self._buffer = ""
+        # the last line, without a line end: with one it gives the same cells
+        return buffer + "\n" if buffer else ""
+
+    def _split(self, text: str) -> CellBlock | list[list[str]] | None:
+        """The rows of ``text`` (whole lines, no quotes); None when it holds lone CRs."""
+        delimiter, width = self.delimiter, self.width
+        lines = text.count("\n")
+        # Each line end becomes a cell of its own between delimiters: when each line has
+        # width cells, the line ends are exactly the cells at width, 2 * width + 1, ...
+        carriage_returns = text.count("\r")
+        if not carriage_returns:
+            end = "\n"
+            cells = text.replace("\n", delimiter + "\n" + delimiter).split(delimiter)
+        elif carriage_returns == lines:  # CRLF line ends, if each CR is just before a LF
+            end = "\r\n"
+            marked = text.replace("\r", delimiter + "\r").replace("\n", "\n" + delimiter)
+            cells = marked.split(delimiter)
+        else:
+            cells = []
+        if cells:
+            cells.pop()  # "" after the last line end
+            if (
+                len(cells) == lines * (width + 1)
+                and cells[width :: width + 1].count(end) == lines
+                and (
+                    len(text) <= csv.field_size_limit()
+                    or max(map(len, cells)) <= csv.field_size_limit()
+                )
+            ):
+                return CellBlock(cells, width, width + 1)
+        if carriage_returns and carriage_returns != text.count("\r\n"):
+            return None
+        # blank lines, rows of another width: the csv module reads these lines alone as it
+        # would read them in the file (no quotes, no lone CRs: one row per line)
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+
+    def _csv_reader(self, pending: str) -> Any:
+        """A csv reader of ``pending`` (from a line start) and then the rest of the file."""
+        if pending and pending[-1] not in "\r\n":
+            pending += self.text.readline()  # the rest of its last line: one line for csv
+        lines = itertools.chain(io.StringIO(pending, newline=""), self.text)
+        return csv.reader(lines, delimiter=self.delimiter, strict=True)
 
     def _first_unreadable_line(self) -> int:
         """The line where the first row the csv module cannot read starts (reads the file again).
@@ -364,11 +494,12 @@ class _CsvReading(Reading):
                 except csv.Error:
                     pass
         except OSError:  # the file went away meanwhile: where this reading stopped
-            done = max(0, self.reader.line_num - 1)
+            done = max(0, self.mark() - 2)
         return done + 2  # after the header and the rows read
 
     def mark(self) -> int:
-        return self.reader.line_num + 1  # lines consumed, the header included
+        """Physical lines consumed so far, the header included."""
+        return self._lines_taken + (0 if self.reader is None else self.reader.line_num)
 
     def line_numbers(self, batch: Sequence[Any], mark: int) -> list[int | None]:
         # csv counts physical lines; a quoted cell with line breaks spans several
