@@ -63,16 +63,14 @@ from .wire_schema import Kind, ObjectSchema
 
 __all__ = ["CellBlock", "CsvBatchCodec"]
 
-_INT = "(?:0|-?[1-9][0-9]{0,18})"  # then 19-digit ones are checked against int64
-_INT_COLUMN = re.compile(f"{_INT}(?:\n{_INT})*")
+_INT = rb"(?:0|-?[1-9][0-9]{0,18})"  # then 19-digit ones are checked against int64
+_INT_COLUMN = re.compile(_INT + rb"(?:\n" + _INT + rb")*")
 # The shapes (the text with every digit read as 0) of the date-time forms the row encoder
 # sends as written: YYYY-MM-DDTHH:MM:SS with +HH:MM, -HH:MM or Z.
-_DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
-_BYTES_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _SHAPES = frozenset(
-    {"0000-00-00T00:00:00+00:00", "0000-00-00T00:00:00-00:00", "0000-00-00T00:00:00Z"}
+    {b"0000-00-00T00:00:00+00:00", b"0000-00-00T00:00:00-00:00", b"0000-00-00T00:00:00Z"}
 )
-_BYTES_SHAPES = frozenset(shape.encode() for shape in _SHAPES)
 _fromisoformat = datetime.datetime.fromisoformat
 _CELL = "\x00"  # where a cell goes in a row's JSON template (JSON escapes a real NUL)
 
@@ -105,8 +103,8 @@ class CsvBatchCodec:
         order: list[int] = []
         # one row's JSON is pieces[0] cell pieces[1] cell ... cell pieces[-1]; rows are
         # separated by commas, so the last piece carries one (cut after the last row)
-        pieces = self._object_template(schema, positions, order).split(_CELL)
-        pieces[-1] += ","
+        pieces = self._object_template(schema, positions, order).encode().split(_CELL.encode())
+        pieces[-1] += b","
         self._pieces = pieces
         self._order = order
 
@@ -140,32 +138,41 @@ class CsvBatchCodec:
                 self._intervals.append((positions[low.path], positions[high.path]))
         return "{" + ",".join(parts) + "}"
 
-    def _columns(self, rows: Batch) -> list[Sequence[str]] | None:
-        """Each column of ``rows``, or None when a row is not of the header's width."""
+    def _columns(self, rows: Batch) -> list[Sequence[bytes]] | None:
+        """Each column of ``rows`` as UTF-8 bytes, or None when a row is not of the header's width."""
         if isinstance(rows, CellBlock):
             if rows.width != self.width or not rows.length:
                 return None
             return [rows.column(position) for position in range(self.width)]
         if not rows or set(map(len, rows)) != {self.width}:
             return None
-        return list(zip(*rows, strict=True))  # the rows transposed
+        columns: list[Sequence[bytes]] = []
+        for column in zip(*rows, strict=True):  # the rows transposed
+            joined = "\n".join(column)
+            if joined.count("\n") != len(column) - 1:
+                return None  # a cell with a line break: not the usual form
+            try:
+                columns.append(joined.encode("utf-8", "surrogateescape").split(b"\n"))
+            except UnicodeEncodeError:  # a surrogate no file decoding gives
+                return None
+        return columns
 
     def check(self, rows: Batch) -> bool:
         """Whether every row of ``rows`` is valid in the usual form (False: go row by row)."""
         columns = self._columns(rows)
         return columns is not None and self._check(columns) is not None
 
-    def _check(self, columns: list[Sequence[str]]) -> dict[int, str] | None:
+    def _check(self, columns: list[Sequence[bytes]]) -> dict[int, bytes] | None:
         """None unless every row is valid in the usual form; else the columns of one value."""
         # integers and text repeat a lot within a batch (one user, one batch, one metric):
         # their distinct values are checked, each once
-        constant: dict[int, str] = {}
+        constant: dict[int, bytes] = {}
         for position in self._int_positions:
             distinct = set(columns[position])
             if len(distinct) == 1:
                 constant[position] = next(iter(distinct))
-            joined = "\n".join(distinct)
-            if joined.count("\n") != len(distinct) - 1 or _INT_COLUMN.fullmatch(joined) is None:
+            joined = b"\n".join(distinct)
+            if joined.count(b"\n") != len(distinct) - 1 or _INT_COLUMN.fullmatch(joined) is None:
                 return None
             if max(map(len, distinct)) >= 19 and not all(
                 INT64_MIN <= int(text) <= INT64_MAX for text in distinct if len(text) >= 19
@@ -175,39 +182,46 @@ class CsvBatchCodec:
             distinct = set(columns[position])
             if len(distinct) == 1:
                 constant[position] = next(iter(distinct))
-            joined = "".join(distinct)
-            # isprintable() is False for control characters and lone surrogates (bytes that
-            # were not UTF-8); quotes and backslashes would need escaping
-            if "" in distinct or not joined.isprintable() or '"' in joined or "\\" in joined:
+            # joined by spaces, so that no two cells' bytes make one UTF-8 character
+            joined = b" ".join(distinct)
+            # quotes and backslashes would need escaping; isprintable() is False for control
+            # characters; bytes that are not UTF-8 do not decode
+            if b"" in distinct or b'"' in joined or b"\\" in joined:
+                return None
+            try:
+                if not joined.decode("utf-8").isprintable():
+                    return None
+            except UnicodeDecodeError:
                 return None
         if not self._moment_positions:
             return constant
         # a row's end is often the next row's start: the distinct date-times are checked
-        moments: set[str] = set()
+        moments: set[bytes] = set()
         for position in self._moment_positions:
             moments.update(columns[position])
         # each in a form sent as written: its shape (the text with every digit read as 0) is
-        # one of _SHAPES (any other character becomes "?", which is in none); usually one
+        # one of _SHAPES (any other byte stays itself, which makes it none); usually one
         # shape for all
+        joined = b"\n".join(moments)
         shape = next(iter(moments)).translate(_DIGITS_AS_ZERO)
-        encoded = "\n".join(moments).encode("ascii", "replace")
-        shapes = encoded.translate(_BYTES_DIGITS_AS_ZERO)
-        if shapes != b"\n".join(itertools.repeat(shape.encode(), len(moments))):
-            if not set(shapes.split(b"\n")) <= _BYTES_SHAPES:
+        shapes = joined.translate(_DIGITS_AS_ZERO)
+        if shapes != b"\n".join(itertools.repeat(shape, len(moments))):
+            if not set(shapes.split(b"\n")) <= _SHAPES:
                 return None
-            shape = ""  # several shapes, several offsets
+            shape = b""  # several shapes, several offsets
         elif shape not in _SHAPES:
             return None
-        if b"0001-" in encoded or b"9999-" in encoded:
+        if b"0001-" in joined or b"9999-" in joined:
             return None  # an offset may take it outside 0001-9999 in UTC: row by row
         try:
-            list(map(_fromisoformat, moments))  # real dates and times, as the row encoder asks
+            # real dates and times, as the row encoder asks (the shapes are ASCII)
+            list(map(_fromisoformat, joined.decode("ascii").split("\n")))
         except ValueError:
             return None
         # "Z", "+HH:MM" or "-HH:MM" ends each one; with one offset for all, the fixed-width
         # text orders as the instant does
-        offset = next(iter(moments))[19:].encode()
-        one_offset = bool(shape) and encoded.count(offset) == len(moments)
+        offset = next(iter(moments))[19:]
+        one_offset = bool(shape) and joined.count(offset) == len(moments)
         for low, high in self._intervals:
             lows, highs = columns[low], columns[high]
             if one_offset:
@@ -215,7 +229,7 @@ class CsvBatchCodec:
                     return None
                 continue
             try:
-                if any(map(operator.lt, map(_fromisoformat, highs), map(_fromisoformat, lows))):
+                if any(map(operator.lt, map(_instant, highs), map(_instant, lows))):
                     return None
             except OverflowError:  # pragma: no cover - offsets at datetime.min/max
                 return None
@@ -229,7 +243,7 @@ class CsvBatchCodec:
             return None
         # The pieces and the cells interleaved by zip, flattened and joined, all in C. A
         # column of one value (one user, one batch, ...) goes into the pieces around it.
-        streams: list[Iterable[str]] = []
+        streams: list[Iterable[bytes]] = []
         pieces = self._pieces
         piece = pieces[0]
         for position, after in zip(self._order, pieces[1:], strict=True):
@@ -243,43 +257,74 @@ class CsvBatchCodec:
         if len(streams) == 1:  # every column of one value: the same row again and again
             joined = piece * len(columns[0])
         else:
-            joined = "".join(itertools.chain.from_iterable(zip(*streams, strict=False)))
-        return ("[" + joined[:-1] + "]").encode()
+            joined = b"".join(itertools.chain.from_iterable(zip(*streams, strict=False)))
+        return b"[" + joined[:-1] + b"]"
+
+
+def _instant(text: bytes) -> datetime.datetime:
+    return _fromisoformat(text.decode("ascii"))
 
 
 class CellBlock(Sequence[list[str]]):
-    r"""Rows of one width held as one flat list of cells: how a plain CSV block is read.
+    r"""Rows of one width held as views of flat lists of cells: how a plain CSV block is read.
 
-    A CSV file without quotes is read a block of lines at a time and split into
-    cells in a few C calls (see :class:`~genomcore_sdk.sources.CsvFileSource`);
-    :class:`CsvBatchCodec` takes its columns as slices, and the rest of the
-    upload sees an ordinary sequence of rows (lists of cells).
+    A UTF-8 CSV file without quotes is read as bytes, a block of lines at a
+    time, and split into cells in a few C calls (see
+    :class:`~genomcore_sdk.sources.CsvFileSource`). :class:`CsvBatchCodec`
+    takes its columns, still bytes, as slices; the rest of the upload sees an
+    ordinary sequence of rows, lists of ``str`` cells decoded as the file is
+    (UTF-8, undecodable bytes as surrogates).
+
+    Slicing a block and joining blocks (:meth:`concat`) copy no cells: the
+    result views the same lists, so a chunk cut from the blocks of a file
+    costs a few slices per column, not a copy of every cell.
 
     Attributes:
-        cells: the cells, row after row; each row takes ``stride`` places, its
-            ``width`` cells first (the reader leaves a line end after them).
         width: cells per row.
-        stride: places per row in ``cells`` (``width`` or more).
+        stride: places per row in each list of cells (``width`` or more: the
+            reader leaves a line end after the ``width`` cells of a row).
         length: the number of rows (``len(block)``).
 
     Examples:
-        >>> block = CellBlock(["1", "a", "2", "b"], 2)
+        >>> block = CellBlock([b"1", b"a", b"2", "é".encode()], 2)
         >>> len(block), block[-1], block.column(1), list(block[1:])
-        (2, ['2', 'b'], ['a', 'b'], [['2', 'b']])
-        >>> list(CellBlock(["1", "a", "\\n", "2", "b", "\\n"], 2, stride=3))
+        (2, ['2', 'é'], [b'a', b'\xc3\xa9'], [['2', 'é']])
+        >>> list(CellBlock([b"1", b"a", b"\n", b"2", b"b", b"\n"], 2, stride=3))
         [['1', 'a'], ['2', 'b']]
+        >>> CellBlock.concat([block[1:], block]).column(0)
+        [b'2', b'1', b'2']
     """
 
-    __slots__ = ("cells", "length", "stride", "width")
+    __slots__ = ("_parts", "length", "stride", "width")
 
-    def __init__(self, cells: list[str], width: int, stride: int | None = None) -> None:
+    def __init__(self, cells: list[bytes], width: int, stride: int | None = None) -> None:
         stride = width if stride is None else stride
         if width < 1 or stride < width or len(cells) % stride:
             raise ValueError(f"{len(cells)} cells do not make rows of {width} in {stride} places")
-        self.cells = cells
         self.width = width
         self.stride = stride
         self.length = len(cells) // stride
+        # (cells, first row, end row): the rows of the block, part after part
+        self._parts: list[tuple[list[bytes], int, int]] = [(cells, 0, self.length)]
+
+    @classmethod
+    def _viewing(
+        cls, parts: list[tuple[list[bytes], int, int]], width: int, stride: int
+    ) -> CellBlock:
+        block = cls.__new__(cls)
+        block.width = width
+        block.stride = stride
+        block._parts = [part for part in parts if part[2] > part[1]]
+        block.length = sum(end - first for _, first, end in block._parts)
+        return block
+
+    @classmethod
+    def concat(cls, blocks: Sequence[CellBlock]) -> CellBlock:
+        """The rows of ``blocks`` one after the other (all of one width and stride)."""
+        width, stride = blocks[0].width, blocks[0].stride
+        if any(block.width != width or block.stride != stride for block in blocks):
+            raise ValueError("only blocks of one width and stride can be joined")
+        return cls._viewing([part for block in blocks for part in block._parts], width, stride)
 
     def __len__(self) -> int:
         return self.length
@@ -291,28 +336,48 @@ class CellBlock(Sequence[list[str]]):
     def __getitem__(self, index: slice) -> CellBlock: ...
 
     def __getitem__(self, index: int | slice) -> list[str] | CellBlock:
-        stride = self.stride
         if isinstance(index, slice):
             start, stop, step = index.indices(self.length)
-            if step == 1:
-                cells = self.cells[start * stride : max(start, stop) * stride]
-                return CellBlock(cells, self.width, stride)
-            rows = (self[i] for i in range(start, stop, step))
-            return CellBlock(list(itertools.chain.from_iterable(rows)), self.width)
+            if step != 1:
+                rows = (self._cells(i) for i in range(start, stop, step))
+                return CellBlock(list(itertools.chain.from_iterable(rows)), self.width)
+            parts = []
+            offset = 0  # rows of the parts before this one
+            for cells, first, end in self._parts:
+                low = max(first, first + start - offset)
+                high = min(end, first + stop - offset)
+                if low < high:
+                    parts.append((cells, low, high))
+                offset += end - first
+            return CellBlock._viewing(parts, self.width, self.stride)
+        return [cell.decode("utf-8", "surrogateescape") for cell in self._cells(index)]
+
+    def _cells(self, index: int) -> list[bytes]:
+        """The cells of row ``index``, as bytes."""
         if index < 0:
             index += self.length
         if not 0 <= index < self.length:
             raise IndexError("CellBlock index out of range")
-        start = index * stride
-        return self.cells[start : start + self.width]
+        for cells, first, end in self._parts:
+            if index < end - first:
+                at = (first + index) * self.stride
+                return cells[at : at + self.width]
+            index -= end - first
+        raise AssertionError("unreachable")  # pragma: no cover - the length bounds the parts
 
     def __iter__(self) -> Iterator[list[str]]:
-        cells, width = self.cells, self.width
-        return (cells[start : start + width] for start in range(0, len(cells), self.stride))
+        width, stride = self.width, self.stride
+        for cells, first, end in self._parts:
+            for at in range(first * stride, end * stride, stride):
+                yield [cell.decode("utf-8", "surrogateescape") for cell in cells[at : at + width]]
 
-    def column(self, position: int) -> list[str]:
-        """The cells of column ``position`` (from 0), one per row."""
-        return self.cells[position :: self.stride]
+    def column(self, position: int) -> list[bytes]:
+        """The cells of column ``position`` (from 0), one per row, as bytes."""
+        stride = self.stride
+        column: list[bytes] = []
+        for cells, first, end in self._parts:
+            column += cells[first * stride + position : end * stride : stride]
+        return column
 
     def __repr__(self) -> str:
         return f"CellBlock(<{self.length} rows of {self.width} cells>)"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import abc
 import codecs
 import collections
+import copy
 import csv
 import datetime
 import io
@@ -221,7 +222,7 @@ spool (about twice the file's size, on disk past 8 MiB). Larger files are read t
 (validated, then read and encoded again while sending), which needs no disk space."""
 
 
-_BLOCK_CHARACTERS = 64 * 1024
+_BLOCK_BYTES = 64 * 1024
 """How much of a CSV file is read at a time (a block of lines is then about this long:
 under the csv module's default field size limit, which the reader then need not check)."""
 
@@ -313,11 +314,52 @@ class CsvSyntaxError(Exception):
         self.message = message
 
 
+class NotSplittable(Exception):
+    """A part of a CSV file cannot be read on its own (it holds a quote or a lone CR)."""
+
+
+class _FileRange(io.RawIOBase):
+    """The bytes ``start`` to ``stop`` of a file, read as a file of their own."""
+
+    def __init__(self, path: str, start: int, stop: int) -> None:
+        super().__init__()
+        self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+        self._file.seek(start)
+        self._left = stop - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        size = min(len(buffer), self._left)
+        if size <= 0:
+            return 0
+        got = self._file.readinto(memoryview(buffer)[:size]) or 0
+        self._left -= got
+        return got
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
 class _CsvReading(Reading):
     def __init__(self, raw: IO[bytes], path: str, encoder: ObservationEncoder) -> None:
-        self.text = _text_stream(raw)
+        self.raw = raw
         self.path = path
-        header_line = self.text.readline()
+        self.text: io.TextIOWrapper | None = None  # the file as text, once the csv module reads
+        self._buffer = b""  # read from the file, not yet split: part of a line
+        head = raw.read(4)
+        raw.seek(0)
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            # UTF-16 (Excel's "Unicode text"): the csv module reads all of it
+            self.text = _text_stream(raw)
+            header_line = self.text.readline()
+        else:
+            if head.startswith(codecs.BOM_UTF8):
+                raw.seek(len(codecs.BOM_UTF8))
+            # undecodable bytes survive as surrogates: the row holding them is refused by name
+            header_line = self._read_header_line().decode("utf-8", "surrogateescape")
         if not header_line.strip():
             raise InputFormatError(
                 f"The CSV file {path!r} is empty or starts with a blank line; its first line "
@@ -344,18 +386,64 @@ class _CsvReading(Reading):
         self.reject_columns = list(self.row_encoder.header)
         self.delimiter = delimiter
         self.width = len(header)
-        # The file is read a block of whole lines at a time. A block without quotes is split
-        # into cells by str.split (a CellBlock), which is what the csv module would give; from
-        # the first quote (or lone CR) on, the csv module reads the rest of the file (strict:
-        # text after a closing quote is an error, not silently glued to the cell).
-        self._buffer = ""  # read from the file, not yet split: part of a line
+        # The file is read as bytes, a block of whole lines at a time. A block without
+        # quotes is split into cells by bytes.split (a CellBlock), which gives what the csv
+        # module would; from the first quote (or lone CR) on, the csv module reads the rest
+        # of the file as text (strict: text after a closing quote is an error, not silently
+        # glued to the cell).
+        self._separator = delimiter.encode()
+        self.reader: Any = None  # the csv reader, once the csv module reads on
+        self.in_range = False
+        self.data_start: int | None = None  # where the rows start in the file (UTF-8 only)
+        self._start_blocks(lines_before=1)  # the header's line
+        if self.text is not None:
+            self.reader = csv.reader(self.text, delimiter=delimiter, strict=True)
+        else:
+            self.data_start = raw.tell() - len(self._buffer)
+
+    def _start_blocks(self, lines_before: int) -> None:
         self._eof = False
         self._segments: collections.deque[CellBlock | list[list[str]]] = collections.deque()
         self._head_taken = 0  # rows of the first segment already taken
         self._pending = 0  # rows in the segments not yet taken
-        self._lines_taken = 1  # physical lines of the rows taken, and the header
-        self.reader: Any = None  # the csv reader, once the csv module reads on
+        self._lines_taken = lines_before  # physical lines of the rows taken, and before them
+        self.reader = None
         self.payloads = self._payloads()
+
+    def range_reading(self, start: int, stop: int, lines_before: int) -> _CsvReading:
+        """A reading of the file's bytes ``start`` to ``stop`` (whole lines) with this header.
+
+        Line numbers count ``lines_before`` lines before ``start``. For a part of
+        a UTF-8 file read by several processes at once (see
+        :mod:`genomcore_sdk.prepare_workers`): a quote or a lone CR in it raises
+        :class:`NotSplittable` (the csv module must read the file from its start).
+        """
+        if self.data_start is None or not self.data_start <= start <= stop:
+            raise ValueError(f"no range {start}-{stop} in the rows of {self.path!r}")
+        reading = copy.copy(self)  # the header's configuration; its own file and blocks
+        reading.raw = io.BufferedReader(_FileRange(self.path, start, stop), _BLOCK_BYTES)
+        reading.text = None
+        reading._buffer = b""
+        reading.in_range = True
+        reading._start_blocks(lines_before)
+        return reading
+
+    def _read_header_line(self) -> bytes:
+        """The first line, with its line end (LF, CRLF or a lone CR); what follows is buffered."""
+        buffer = b""
+        while True:
+            more = self.raw.read(_BLOCK_BYTES)
+            buffer += more
+            lf, cr = buffer.find(b"\n"), buffer.find(b"\r")
+            if cr < 0 or (0 <= lf <= cr + 1):
+                end = lf + 1 if lf >= 0 else -1  # LF or CRLF
+            else:
+                end = cr + 1 if cr + 1 < len(buffer) or not more else -1  # lone CR?
+            if end < 0 and not more:
+                end = len(buffer)
+            if end >= 0:
+                self._buffer = buffer[end:]
+                return buffer[:end]
 
     def _payloads(self) -> Iterator[Any]:
         while batch := self.take(1000):
@@ -391,90 +479,103 @@ class _CsvReading(Reading):
         taken = count - need
         self._pending -= taken
         self._lines_taken += taken  # without quotes and lone CRs, a row is one line
-        if len(parts) == 1:
-            return parts[0]
-        if all(isinstance(part, CellBlock) for part in parts):
-            cells = list(itertools.chain.from_iterable(p.cells for p in parts))  # type: ignore[attr-defined]
-            return CellBlock(cells, self.width, self.width + 1)
+        if len(parts) <= 1:
+            return parts[0] if parts else []
+        blocks = [part for part in parts if isinstance(part, CellBlock)]
+        if len(blocks) == len(parts):
+            return CellBlock.concat(blocks)  # views of the blocks' cells, no copy
         return [list(row) for part in parts for row in part]
 
     def _split_more(self) -> bool:
         """Split the next block of lines into a segment; False when the split part is over."""
-        text = self._read_lines()
-        if not text:
+        data = self._read_lines()
+        if not data:
             return False
-        segment = None if '"' in text else self._split(text)
+        segment = None if b'"' in data else self._split(data)
+        if segment is None and self.in_range:
+            raise NotSplittable(f"{self.path!r} has quoted cells or lone CRs")
         if segment is None:  # quoted cells or lone CRs: the csv module reads on from here
-            self.reader = self._csv_reader(text + self._buffer)
-            self._buffer = ""
+            self.reader = self._csv_reader(data + self._buffer)
+            self._buffer = b""
             return False
         self._segments.append(segment)
         self._pending += len(segment)
         return True
 
-    def _read_lines(self) -> str:
-        """The next whole lines of the file, each with its line end ("" at the file's end)."""
+    def _read_lines(self) -> bytes:
+        """The next whole lines of the file, each with its line end (b"" at the file's end)."""
         buffer = self._buffer
-        while not self._eof:
-            more = self.text.read(_BLOCK_CHARACTERS)
+        while True:
+            cut = buffer.rfind(b"\n") + 1
+            if cut:
+                self._buffer = buffer[cut:]
+                return buffer[:cut]
+            if b"\r" in buffer and (self._eof or buffer[-1:] != b"\r"):
+                self._buffer = b""  # lines end with lone CRs: _split leaves them to csv
+                return buffer
+            if self._eof:
+                break
+            more = self.raw.read(_BLOCK_BYTES)
             if not more:
                 self._eof = True
-                break
-            while more[-1] == "\r":  # a CRLF stays whole
-                extra = self.text.read(1)
+            while more[-1:] == b"\r":  # a CRLF stays whole
+                extra = self.raw.read(1)
                 if not extra:
                     break
                 more += extra
             buffer += more
-            cut = buffer.rfind("\n") + 1
-            if cut:
-                self._buffer = buffer[cut:]
-                return buffer[:cut]
-            if "\r" in buffer:  # lines end with lone CRs: _split leaves them to csv
-                self._buffer = ""
-                return buffer
-        self._buffer = ""
+        self._buffer = b""
         # the last line, without a line end: with one it gives the same cells
-        return buffer + "\n" if buffer else ""
+        return buffer + b"\n" if buffer else b""
 
-    def _split(self, text: str) -> CellBlock | list[list[str]] | None:
-        """The rows of ``text`` (whole lines, no quotes); None when it holds lone CRs."""
-        delimiter, width = self.delimiter, self.width
-        lines = text.count("\n")
+    def _split(self, data: bytes) -> CellBlock | list[list[str]] | None:
+        """The rows of ``data`` (whole lines, no quotes); None when it holds lone CRs."""
+        separator, width = self._separator, self.width
+        lines = data.count(b"\n")
         # Each line end becomes a cell of its own between delimiters: when each line has
         # width cells, the line ends are exactly the cells at width, 2 * width + 1, ...
-        carriage_returns = text.count("\r")
+        carriage_returns = data.count(b"\r")
         if not carriage_returns:
-            end = "\n"
-            cells = text.replace("\n", delimiter + "\n" + delimiter).split(delimiter)
+            end = b"\n"
+            cells = data.replace(b"\n", separator + b"\n" + separator).split(separator)
         elif carriage_returns == lines:  # CRLF line ends, if each CR is just before a LF
-            end = "\r\n"
-            marked = text.replace("\r", delimiter + "\r").replace("\n", "\n" + delimiter)
-            cells = marked.split(delimiter)
+            end = b"\r\n"
+            marked = data.replace(b"\r", separator + b"\r").replace(b"\n", b"\n" + separator)
+            cells = marked.split(separator)
         else:
             cells = []
         if cells:
-            cells.pop()  # "" after the last line end
+            cells.pop()  # b"" after the last line end
             if (
                 len(cells) == lines * (width + 1)
                 and cells[width :: width + 1].count(end) == lines
+                # a cell's characters are at most its bytes
                 and (
-                    len(text) <= csv.field_size_limit()
+                    len(data) <= csv.field_size_limit()
                     or max(map(len, cells)) <= csv.field_size_limit()
                 )
             ):
                 return CellBlock(cells, width, width + 1)
-        if carriage_returns and carriage_returns != text.count("\r\n"):
+        if carriage_returns and carriage_returns != data.count(b"\r\n"):
             return None
         # blank lines, rows of another width: the csv module reads these lines alone as it
         # would read them in the file (no quotes, no lone CRs: one row per line)
-        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        text = data.decode("utf-8", "surrogateescape")
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter))
 
-    def _csv_reader(self, pending: str) -> Any:
+    def _csv_reader(self, pending: bytes) -> Any:
         """A csv reader of ``pending`` (from a line start) and then the rest of the file."""
-        if pending and pending[-1] not in "\r\n":
-            pending += self.text.readline()  # the rest of its last line: one line for csv
-        lines = itertools.chain(io.StringIO(pending, newline=""), self.text)
+        decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+        head = decoder.decode(pending)
+        undecoded = decoder.getstate()[0]  # the start of a character cut at the block's end
+        if undecoded:
+            self.raw.seek(-len(undecoded), io.SEEK_CUR)
+        self.text = io.TextIOWrapper(
+            self.raw, encoding="utf-8", errors="surrogateescape", newline=""
+        )
+        if head and head[-1] not in "\r\n":
+            head += self.text.readline()  # the rest of its last line: one line for csv
+        lines = itertools.chain(io.StringIO(head, newline=""), self.text)
         return csv.reader(lines, delimiter=self.delimiter, strict=True)
 
     def _first_unreadable_line(self) -> int:
@@ -523,7 +624,7 @@ class _CsvReading(Reading):
         return orjson.dumps(surplus).decode("utf-8", "surrogateescape") if surplus else ""
 
     def close(self) -> None:
-        self.text.close()
+        (self.raw if self.text is None else self.text).close()
 
 
 # ---------------------------------------------------------------------- pandas

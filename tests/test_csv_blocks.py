@@ -123,7 +123,7 @@ def test_blocks_read_what_the_csv_module_reads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, marked: str, sizes: list[int], block: int
 ) -> None:
     delimiter, body = marked[0], marked[1:]
-    monkeypatch.setattr(sources, "_BLOCK_CHARACTERS", block)
+    monkeypatch.setattr(sources, "_BLOCK_BYTES", block)
     path = tmp_path / "random.csv"
     path.write_bytes((delimiter.join(HEADER) + "\r\n" + body).encode("utf-8"))
     rows, lines, failed, _ = block_reading(path, sizes)
@@ -133,7 +133,7 @@ def test_blocks_read_what_the_csv_module_reads(
 def test_plain_files_come_in_cell_blocks_and_a_quote_hands_over_to_csv(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sources, "_BLOCK_CHARACTERS", 10_000)  # about 170 lines
+    monkeypatch.setattr(sources, "_BLOCK_BYTES", 10_000)  # about 170 lines
     path = tmp_path / "mixed.csv"
     plain = [ROW] * 2500
     quoted = ['1,w,steps,"E, with a comma",b,2024-04-01T00:00:00Z,2024-04-01T00:00:30Z,5']
@@ -149,17 +149,31 @@ def test_plain_files_come_in_cell_blocks_and_a_quote_hands_over_to_csv(
     assert lines[-1] == 5002
 
 
-def test_cell_block_is_a_sequence_of_rows() -> None:
-    block = CellBlock([str(i) for i in range(12)], 4)
+def test_cell_block_is_a_sequence_of_decoded_rows_and_of_bytes_columns() -> None:
+    block = CellBlock([str(i).encode() for i in range(11)] + [b"\xff"], 4)
     assert len(block) == 3
     assert block[0] == ["0", "1", "2", "3"]
-    assert block[-1] == ["8", "9", "10", "11"]
-    assert list(block[1:]) == [["4", "5", "6", "7"], ["8", "9", "10", "11"]]
+    assert block[-1] == ["8", "9", "10", "\udcff"]  # undecodable bytes become surrogates
+    assert list(block[1:]) == [["4", "5", "6", "7"], block[-1]]
     assert list(block[::2]) == [block[0], block[2]]
     assert list(block[2:1]) == []
     assert list(block) == [block[0], block[1], block[2]]
-    assert block.column(2) == ["2", "6", "10"]
+    assert block.column(2) == [b"2", b"6", b"10"]
     with pytest.raises(IndexError):
         block[3]
     with pytest.raises(ValueError, match="11 cells do not make rows of 4"):
-        CellBlock(["x"] * 11, 4)
+        CellBlock([b"x"] * 11, 4)
+
+
+def test_cell_blocks_join_and_slice_as_views_of_their_rows() -> None:
+    first = CellBlock([b"a", b"1", b"\n", b"b", b"2", b"\n", b"c", b"3", b"\n"], 2, 3)
+    second = CellBlock([b"d", b"4", b"\n"], 2, 3)
+    joined = CellBlock.concat([first[1:], second, first[:1]])
+    assert [row[0] for row in joined] == ["b", "c", "d", "a"]
+    assert joined.column(1) == [b"2", b"3", b"4", b"1"]
+    assert joined[2] == ["d", "4"] and joined[-1] == ["a", "1"]
+    middle = joined[1:3]
+    assert len(middle) == 2 and middle.column(0) == [b"c", b"d"]
+    assert len(joined[4:]) == 0 and joined[4:].column(0) == []
+    with pytest.raises(ValueError, match="one width and stride"):
+        CellBlock.concat([first, CellBlock([b"x", b"y"], 2)])
