@@ -20,6 +20,10 @@ Memory stays flat whatever the input size:
   between the passes (a chunk hashes differently, or a row became invalid),
   the upload stops with :class:`~genomcore_sdk.errors.InputFormatError`.
 
+A large UTF-8 CSV file (on Linux) is read by several processes at once, a
+part each, with exactly the result one process gives (see
+:mod:`genomcore_sdk.prepare_workers`).
+
 Rows are pulled in batches of one chunk. A whole batch is checked in one
 tight loop, or encoded with ``BytesIO.writelines`` over the rows' JSON items
 (a C-level loop in which no row's bytes outlive the write: keeping a thousand
@@ -48,7 +52,7 @@ import io
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import IO, Any
 
 import attrs
 
@@ -154,13 +158,18 @@ def _count_valid(reading: Reading, batch_size: int, on_problem: ProblemHandler) 
             valid += len(batch)
 
 
-def _assemble(reading: Reading, chunksize: int, on_problem: ProblemHandler) -> Iterator[Assembled]:
-    """Encode the valid rows into chunk bodies of exactly ``chunksize`` rows (the last shorter)."""
+def _assemble(
+    reading: Reading, chunksize: int, on_problem: ProblemHandler, first_index: int = 0
+) -> Iterator[Assembled]:
+    """Encode the valid rows into chunk bodies of exactly ``chunksize`` rows (the last shorter).
+
+    Row numbers start at ``first_index`` (a part of a file read by a worker process).
+    """
     encode, encode_item = reading.encode, reading.encode_item
     encode_batch = reading.encode_batch
     pending: list[bytes] = []  # comma-terminated rows of a chunk being filled row by row
     pending_rows: list[int] = []
-    index = 0
+    index = first_index
     while True:
         mark = reading.mark()
         batch = reading.take(chunksize - len(pending))
@@ -247,59 +256,92 @@ class PreparedInput(abc.ABC):
         """Release what pass one kept (the spool)."""
 
 
+def write_spool_record(
+    file: IO[bytes], body: bytes, rows: Sequence[int], first: bytes, last: bytes
+) -> None:
+    """Append one chunk to a spool (the layout is in the module docstring)."""
+    if rows[-1] - rows[0] + 1 == len(rows):
+        spec = b"%d-%d" % (rows[0], rows[-1])
+    else:
+        spec = ",".join(map(str, rows)).encode()
+    file.write(b"#%b %d %d %d\n" % (spec, len(body), len(first), len(last)))
+    file.writelines((body, first, last, b"\n"))
+
+
+def _read_spool_record(file: IO[bytes]) -> Assembled:
+    spec, *sizes = file.readline()[1:-1].split(b" ")
+    body_size, first_size, last_size = map(int, sizes)
+    body = file.read(body_size)
+    first = file.read(first_size)
+    last = file.read(last_size)
+    file.read(1)
+    rows: Sequence[int]
+    if b"-" in spec:
+        low, _, high = spec.partition(b"-")
+        rows = range(int(low), int(high) + 1)
+    else:
+        rows = [int(r) for r in spec.split(b",")]
+    return body, rows, first, last
+
+
 class SpooledInput(PreparedInput):
     """A one-shot input, encoded into a temporary spool by pass one.
 
     Each chunk's content hash is computed by pass one only when asked
     (``hash_chunks``, for the journal); otherwise pass two computes it as it
     reads the chunk back, while earlier chunks are on the wire.
+
+    When worker processes read parts of a CSV file (see
+    :mod:`genomcore_sdk.prepare_workers`), the chunks of each later part are in
+    a spool of its own, appended with :meth:`add_spool`.
     """
 
     def __init__(self, chunksize: int, hash_chunks: bool = True) -> None:
         super().__init__(chunksize)
         self.chunk_hashes = [] if hash_chunks else None
-        self._count = 0
-        self.file = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed by close()
+        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed by close()
             max_size=SPOOL_MEMORY_BYTES, prefix="genomcore-spool-"
         )
+        self._spools: list[tuple[IO[bytes], int]] = [(self.file, 0)]  # file, chunks in it
 
     def add(self, body: bytes, rows: Sequence[int], first: bytes, last: bytes) -> None:
-        """Append one chunk."""
-        if rows[-1] - rows[0] + 1 == len(rows):
-            spec = b"%d-%d" % (rows[0], rows[-1])
-        else:
-            spec = ",".join(map(str, rows)).encode()
-        self.file.write(b"#%b %d %d %d\n" % (spec, len(body), len(first), len(last)))
-        self.file.writelines((body, first, last, b"\n"))
+        """Append one chunk (to the last spool)."""
+        if len(self._spools) > 1:
+            raise ValueError("chunks are added to the first spool only, before add_spool")
+        write_spool_record(self.file, body, rows, first, last)
         if self.chunk_hashes is not None:
             self.chunk_hashes.append(content_hash(body))
-        self._count += 1
+        self._spools[0] = (self.file, self._spools[0][1] + 1)
         self.rows += len(rows)
 
+    def add_spool(self, file: IO[bytes], chunks: int, rows: int, hashes: list[str] | None) -> None:
+        """Append a spool of ``chunks`` chunks holding ``rows`` rows (closed by :meth:`close`).
+
+        ``hashes`` are its chunks' content hashes (needed when this input keeps them).
+        """
+        self._spools.append((file, chunks))
+        self.rows += rows
+        if self.chunk_hashes is not None:
+            if hashes is None or len(hashes) != chunks:
+                raise ValueError(f"{chunks} chunk hashes are needed")
+            self.chunk_hashes.extend(hashes)
+
     def chunks(self) -> Iterator[PlannedChunk]:
-        """Read the chunks back from the spool."""
-        handle = self.file
-        handle.seek(0)
-        for index in range(self._count):
-            spec, *sizes = handle.readline()[1:-1].split(b" ")
-            body_size, first_size, last_size = map(int, sizes)
-            body = handle.read(body_size)
-            first = handle.read(first_size)
-            last = handle.read(last_size)
-            handle.read(1)
-            rows: Sequence[int]
-            if b"-" in spec:
-                low, _, high = spec.partition(b"-")
-                rows = range(int(low), int(high) + 1)
-            else:
-                rows = [int(r) for r in spec.split(b",")]
-            hashes = self.chunk_hashes
-            digest = hashes[index] if hashes is not None else content_hash(body)
-            yield PlannedChunk(index, body, rows, digest, first, last)
+        """Read the chunks back from the spools."""
+        hashes = self.chunk_hashes
+        index = 0
+        for handle, count in self._spools:
+            handle.seek(0)
+            for _ in range(count):
+                body, rows, first, last = _read_spool_record(handle)
+                digest = hashes[index] if hashes is not None else content_hash(body)
+                yield PlannedChunk(index, body, rows, digest, first, last)
+                index += 1
 
     def close(self) -> None:
-        """Delete the spool."""
-        self.file.close()
+        """Delete the spools."""
+        for handle, _count in self._spools:
+            handle.close()
 
 
 def _readable(assembled: Iterator[Assembled], source: ObservationSource) -> Iterator[Assembled]:
@@ -379,11 +421,14 @@ def prepare_input(
     """
     skip = on_invalid == "skip"
     rejects: LayoutCsvWriter | None = None
-    prepared: PreparedInput
-    if not source.read_once:
-        prepared = ReplayedInput(source, encoder, chunksize, stop=not skip)
-    else:
-        prepared = SpooledInput(chunksize, hash_chunks)
+    from .prepare_workers import prepare_in_processes  # it builds on this module
+
+    def new_prepared() -> PreparedInput:
+        if source.read_once:
+            return SpooledInput(chunksize, hash_chunks)
+        return ReplayedInput(source, encoder, chunksize, stop=not skip)
+
+    prepared = new_prepared()
 
     def on_problem(index: int, line: int | None, payload: Any, problem: RowProblem) -> None:
         if rejects is None:
@@ -412,7 +457,13 @@ def prepare_input(
                     "genomcore-rejects-",
                 )
                 rejects.clear_stale()  # an old rejects file must not be mistaken for this run's
-            if isinstance(prepared, SpooledInput):
+            in_processes = prepare_in_processes(
+                reading, chunksize=chunksize, hash_chunks=hash_chunks, make=new_prepared
+            )
+            if in_processes is not None:  # a large file, read by several processes
+                prepared.close()
+                prepared = in_processes
+            elif isinstance(prepared, SpooledInput):
                 for body, rows, first, last in _assemble(reading, chunksize, on_problem):
                     prepared.add(body, rows, first, last)
                 prepared.file.flush()

@@ -415,8 +415,9 @@ class _CsvReading(Reading):
 
         Line numbers count ``lines_before`` lines before ``start``. For a part of
         a UTF-8 file read by several processes at once (see
-        :mod:`genomcore_sdk.prepare_workers`): a quote or a lone CR in it raises
-        :class:`NotSplittable` (the csv module must read the file from its start).
+        :mod:`genomcore_sdk.prepare_workers`): a quote, a lone CR, a blank line or a
+        row of another width in it raises :class:`NotSplittable` (the file is then
+        read from its start by one process, which words the problem row by row).
         """
         if self.data_start is None or not self.data_start <= start <= stop:
             raise ValueError(f"no range {start}-{stop} in the rows of {self.path!r}")
@@ -558,6 +559,8 @@ class _CsvReading(Reading):
                 return CellBlock(cells, width, width + 1)
         if carriage_returns and carriage_returns != data.count(b"\r\n"):
             return None
+        if self.in_range:  # a part read on its own holds only rows of the header's width
+            raise NotSplittable(f"{self.path!r} has blank lines or rows of another width")
         # blank lines, rows of another width: the csv module reads these lines alone as it
         # would read them in the file (no quotes, no lone CRs: one row per line)
         text = data.decode("utf-8", "surrogateescape")
