@@ -24,17 +24,8 @@ from genomcore_sdk.csv_batch import CellBlock
 from genomcore_sdk.sources import CsvFileSource, CsvSyntaxError
 from genomcore_sdk.validation import ObservationEncoder
 
-HEADER = [
-    "meta.userId",
-    "meta.source",
-    "meta.metric",
-    "meta.externalId",
-    "meta.batch",
-    "point.start",
-    "point.end",
-    "point.value",
-]
 ENCODER = ObservationEncoder()
+HEADER = list(ENCODER.schema.columns())  # the layout itself is tested in test_sources.py
 ROW = "1,w,steps,E,b,2024-04-01T00:00:00Z,2024-04-01T00:00:30Z,5"
 
 
