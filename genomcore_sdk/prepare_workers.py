@@ -3,7 +3,8 @@
 Pass one (:mod:`genomcore_sdk.prepare`) is CPU work: the network and the
 server wait until every row has been checked. For a UTF-8 CSV file of at least
 two parts of :data:`PART_MIN_BYTES`, on Linux, the file's rows are cut into
-parts, one per CPU (at most :data:`MAX_PROCESSES`), and each part is read,
+parts, one per CPU this process may use (its affinity, within a container's
+CPU quota; at most :data:`MAX_PROCESSES`), and each part is read,
 checked and encoded by a process of its own (forked: nothing is imported or
 pickled to start it), this process reading the first part meanwhile. The
 result is exactly what one process would produce (the same chunks, bodies,
@@ -17,7 +18,8 @@ either way):
   (and any error in a worker) abandons the parallel reading, and the file is
   read from its start by this process alone, which words each problem with
   its row and line as usual (so an invalid file costs up to one more partial
-  read, never a different result).
+  read, never a different result). A worker silent for far longer than this
+  process took for its own part is stopped, with the same fallback.
 
 Processes are forked only from a process running a single thread (forking a
 multi-threaded process can leave the child waiting forever on a lock another
@@ -35,6 +37,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import IO, Any
@@ -139,10 +142,35 @@ def _work(
 
 
 def _usable_cpus() -> int:
+    """The CPUs this process may run on, within a container's CPU quota (cgroup v1 or v2)."""
     try:
-        return len(os.sched_getaffinity(0))
+        cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    return max(1, min(cpus, int(quota))) if quota is not None else cpus
+
+
+_CGROUP_V2_CPU_MAX = "/sys/fs/cgroup/cpu.max"
+_CGROUP_V1_CPU = "/sys/fs/cgroup/cpu"
+
+
+def _cgroup_cpu_quota() -> float | None:
+    """CPUs' worth of time a container may use (``docker --cpus``), or None when unlimited."""
+    try:
+        with open(_CGROUP_V2_CPU_MAX, encoding="ascii") as v2:
+            quota, period = v2.read().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        with open(f"{_CGROUP_V1_CPU}/cpu.cfs_quota_us", encoding="ascii") as v1_quota:
+            quota_us = int(v1_quota.read())
+        with open(f"{_CGROUP_V1_CPU}/cpu.cfs_period_us", encoding="ascii") as v1_period:
+            period_us = int(v1_period.read())
+        return None if quota_us <= 0 else quota_us / period_us
+    except (OSError, ValueError):
+        return None
 
 
 def _single_threaded() -> bool:
@@ -257,6 +285,24 @@ def prepare_in_processes(
     return None
 
 
+_PATIENCE_SECONDS = 30.0
+
+
+def _result(process: Any, receiving: Connection, deadline: float) -> _PartResult | None:
+    """A worker's result; None if it ended without one or is still silent at ``deadline``."""
+    while not receiving.poll(min(1.0, max(0.0, deadline - time.monotonic()))):
+        if not process.is_alive() and not receiving.poll():
+            return None  # ended without a word
+        if time.monotonic() >= deadline:
+            logger.warning("a pass-one worker gave no answer in time; reading the file alone")
+            return None
+    try:
+        result: _PartResult | None = receiving.recv()
+    except (EOFError, OSError):  # it died while writing
+        return None
+    return result
+
+
 def _read_in_processes(
     reading: _CsvReading,
     parts: list[_Part],
@@ -293,6 +339,7 @@ def _read_in_processes(
             def emit(body: bytes, numbers: Sequence[int], first: bytes, last: bytes) -> None:
                 keep.append(content_hash(body))
 
+        started = time.monotonic()
         try:
             rows = _read_part(reading, parts[0], chunksize, emit)
         except (_Irregular, NotSplittable, OSError):
@@ -302,14 +349,14 @@ def _read_in_processes(
         if rows != parts[1].first_row:
             return False
 
+        # A worker's part is about as large as this process's: one that takes far longer
+        # is stuck (it should not be, but an upload must not hang on it).
+        patience = max(_PATIENCE_SECONDS, 5 * (time.monotonic() - started))
+        deadline = time.monotonic() + patience
         for (process, receiving, path), part, following in zip(
             workers, parts[1:], [*parts[2:], None], strict=True
         ):
-            try:
-                result = receiving.recv()
-            except EOFError:  # the worker died
-                result = None
-            process.join()
+            result = _result(process, receiving, deadline)
             if result is None:
                 return False
             if following is not None and part.first_row + result.rows != following.first_row:

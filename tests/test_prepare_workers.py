@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -221,6 +222,52 @@ def test_a_worker_that_dies_leaves_the_file_to_one_process(
     monkeypatch.setattr(prepare_workers, "_work", lambda *args: os._exit(3))
     assert outcome(path, 3, chunksize=5) == one
     assert parallel == []
+
+
+def test_a_silent_worker_is_given_up_on(
+    tmp_path: Path, parallel: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that never answers (stuck) is stopped; the file is read by one process."""
+    path = write(tmp_path / "in.csv", [row(n) for n in range(80)])
+    one = outcome(path, 1, chunksize=5)
+    monkeypatch.setattr(prepare_workers, "_PATIENCE_SECONDS", 0.5)
+    monkeypatch.setattr(prepare_workers, "_work", lambda *args: time.sleep(600))
+    started = time.monotonic()
+    assert outcome(path, 3, chunksize=5) == one
+    assert time.monotonic() - started < 30
+    assert parallel == []
+
+
+@pytest.mark.parametrize(
+    ("v2", "v1", "cpus"),
+    [
+        (None, None, 8),  # no cgroup files: the affinity's 8
+        ("max 100000\n", None, 8),  # v2, unlimited
+        ("150000 100000\n", None, 1),  # docker --cpus=1.5
+        ("400000 100000\n", None, 4),
+        ("50000 100000\n", None, 1),  # half a CPU: still one
+        (None, ("-1", "100000"), 8),  # v1, unlimited
+        (None, ("200000", "100000"), 2),
+        ("garbage\n", ("300000", "100000"), 3),  # unreadable v2: v1
+    ],
+)
+def test_cpus_within_a_container_quota(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    v2: str | None,
+    v1: tuple[str, str] | None,
+    cpus: int,
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+    monkeypatch.setattr(prepare_workers, "_CGROUP_V2_CPU_MAX", str(tmp_path / "cpu.max"))
+    monkeypatch.setattr(prepare_workers, "_CGROUP_V1_CPU", str(tmp_path / "v1"))
+    if v2 is not None:
+        (tmp_path / "cpu.max").write_text(v2)
+    if v1 is not None:
+        (tmp_path / "v1").mkdir()
+        (tmp_path / "v1" / "cpu.cfs_quota_us").write_text(v1[0])
+        (tmp_path / "v1" / "cpu.cfs_period_us").write_text(v1[1])
+    assert prepare_workers._usable_cpus() == cpus
 
 
 def test_no_processes_from_a_multi_threaded_process(tmp_path: Path, parallel: list[int]) -> None:
