@@ -27,6 +27,7 @@ import csv
 import datetime
 import io
 import itertools
+import json
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -47,6 +48,7 @@ __all__ = [
     "CsvSyntaxError",
     "DataFrameSource",
     "LayoutCsvWriter",
+    "LineFeedCsvWriter",
     "ObjectSource",
     "ObservationSource",
     "Reading",
@@ -433,7 +435,7 @@ class _CsvReading(Reading):
         """The first line, with its line end (LF, CRLF or a lone CR); what follows is buffered."""
         buffer = b""
         while True:
-            more = self.raw.read(_BLOCK_BYTES)
+            more = self._read_block()
             buffer += more
             lf, cr = buffer.find(b"\n"), buffer.find(b"\r")
             if cr < 0 or (0 <= lf <= cr + 1):
@@ -445,6 +447,16 @@ class _CsvReading(Reading):
             if end >= 0:
                 self._buffer = buffer[end:]
                 return buffer[:end]
+
+    def _read_block(self) -> bytes:
+        """The next block of the file; never ending in the CR of a CRLF (it stays whole)."""
+        more = self.raw.read(_BLOCK_BYTES)
+        while more[-1:] == b"\r":
+            extra = self.raw.read(1)
+            if not extra:
+                break
+            more += extra
+        return more
 
     def _payloads(self) -> Iterator[Any]:
         while batch := self.take(1000):
@@ -516,14 +528,9 @@ class _CsvReading(Reading):
                 return buffer
             if self._eof:
                 break
-            more = self.raw.read(_BLOCK_BYTES)
+            more = self._read_block()
             if not more:
                 self._eof = True
-            while more[-1:] == b"\r":  # a CRLF stays whole
-                extra = self.raw.read(1)
-                if not extra:
-                    break
-                more += extra
             buffer += more
         self._buffer = b""
         # the last line, without a line end: with one it gives the same cells
@@ -624,7 +631,8 @@ class _CsvReading(Reading):
 
     def extra_cells(self, payload: Any) -> str:
         surplus = list(payload)[len(self.reject_columns) :]
-        return orjson.dumps(surplus).decode("utf-8", "surrogateescape") if surplus else ""
+        # json, not orjson: an undecodable byte (a surrogate here) goes back out as it came in
+        return json.dumps(surplus, ensure_ascii=False) if surplus else ""
 
     def close(self) -> None:
         (self.raw if self.text is None else self.text).close()
@@ -801,6 +809,35 @@ def to_cells(schema: ObjectSchema, observation: Any) -> list[str]:
     return cells
 
 
+class LineFeedCsvWriter:
+    r"""``csv.writer`` with LF line ends that quotes a cell holding a lone CR too.
+
+    Python 3.11's writer quotes a cell with a line break only when the break is
+    in its line terminator, so with ``"\n"`` a cell ``"a\rb"`` would go out bare
+    and read back as two rows. A row with a CR anywhere is written with every
+    cell quoted (it reads back the same).
+
+    Examples:
+        >>> out = io.StringIO()
+        >>> rows = LineFeedCsvWriter(out)
+        >>> rows.writerow(["a", "b,c"])
+        >>> rows.writerow(["a\rb", 1])
+        >>> out.getvalue()
+        'a,"b,c"\n"a\rb","1"\n'
+    """
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._plain = csv.writer(stream, lineterminator="\n")
+        self._quoted = csv.writer(stream, lineterminator="\n", quoting=csv.QUOTE_ALL)
+
+    def writerow(self, cells: Sequence[Any]) -> None:
+        """Write one row."""
+        if any(isinstance(cell, str) and "\r" in cell for cell in cells):
+            self._quoted.writerow(cells)
+        else:
+            self._plain.writerow(cells)
+
+
 class LayoutCsvWriter:
     """Writes rows to a CSV file (UTF-8, ``,``, LF), creating it on the first row.
 
@@ -836,7 +873,7 @@ class LayoutCsvWriter:
                 self.path, "w", encoding="utf-8", errors="surrogateescape", newline=""
             )
         self.created = True
-        self._writer = csv.writer(self._file, lineterminator="\n")
+        self._writer = LineFeedCsvWriter(self._file)
         self._writer.writerow(self.header)
 
     def write(self, cells: Sequence[Any]) -> None:

@@ -22,8 +22,11 @@ from genomcore_sdk import (
     GenomcoreApiClient,
     InputFormatError,
     ObservationValidationError,
+    sources,
 )
 from genomcore_sdk.emulator import Emulator
+from genomcore_sdk.prepare import prepare_input
+from genomcore_sdk.sources import CsvFileSource
 from genomcore_sdk.validation import ObservationEncoder, RowProblem
 
 HEADER = "meta.userId,meta.source,meta.metric,meta.externalId,meta.batch,point.start,point.end,point.value"
@@ -225,3 +228,101 @@ def test_a_quoted_cell_with_a_line_break_is_still_taken_as_written() -> None:
     cells[3] = "W-1\nsecond line, with a comma"
     sent = orjson.loads(ObservationEncoder().csv_row_encoder(header).encode(cells))
     assert sent["meta"]["externalId"] == "W-1\nsecond line, with a comma"
+
+
+@pytest.mark.parametrize("shift", range(-3, 4))
+def test_a_crlf_cut_by_the_first_block_keeps_the_line_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shift: int
+) -> None:
+    """The header's read ends between the CR and LF of a line end (a quote before, so the csv
+    module reads on from the first block): the invalid row's line is still csv's line."""
+    block = 512
+    monkeypatch.setattr(sources, "_BLOCK_BYTES", block)
+    body = HEADER + "\r\n" + good_row(0).replace("watch", '"watch"') + "\r\n"
+    number = 1
+    while len(body) + 2 * len(good_row(number)) < block:
+        body += good_row(number) + "\r\n"
+        number += 1
+    padding = block - 1 + shift - len(body) - len(good_row(number))
+    body += good_row(number).replace("W-1", "W-1" + "x" * padding) + "\r\n"
+    body += good_row(number + 1) + "\r\n" + good_row(number + 2).replace("watch", "") + "\r\n"
+    path = tmp_path / "crlf.csv"
+    path.write_bytes(body.encode())
+    if shift == 0:
+        assert body[block - 1 : block + 1] == "\r\n"  # the case: a CRLF cut by the block
+    with path.open(newline="") as handle:
+        reader = csv.reader(handle)
+        expected = next(reader.line_num for cells in reader if cells[1] == "")
+    with pytest.raises(ObservationValidationError) as caught:
+        prepare_input(CsvFileSource(path), ObservationEncoder(), chunksize=7)
+    assert caught.value.problems[0].line == expected == number + 4
+
+
+def test_rejected_extra_cells_that_are_not_utf8_are_kept_as_bytes(tmp_path: Path) -> None:
+    """A rejected row's cells beyond the header, one of them Latin-1, land in the rejects file
+    with the very bytes of the input (no crash, nothing re-encoded)."""
+    path = tmp_path / "latin.csv"
+    path.write_bytes(
+        (HEADER + "\n" + good_row(0) + "\n").encode() + good_row(1).encode() + b",caf\xe9\n"
+    )
+    rejects = tmp_path / "rejects.csv"
+    prepared = prepare_input(
+        CsvFileSource(path),
+        ObservationEncoder(),
+        chunksize=10,
+        on_invalid="skip",
+        rejects_path=rejects,
+    )
+    prepared.close()
+    assert (prepared.rows, prepared.rejected) == (1, 1)
+    written = rejects.read_bytes().split(b"\n")[1]
+    assert written.endswith(b',"[""caf\xe9""]"')
+
+
+def test_a_cell_with_a_lone_cr_is_quoted_in_the_rejects_file(tmp_path: Path) -> None:
+    """A quoted cell holding a lone CR is written quoted, so the file reads back with the cell."""
+    bad = good_row(1).replace("watch", '"wa\rtch"').replace(",1", ",x")
+    path = write(tmp_path / "cr.csv", [good_row(0), bad])
+    rejects = tmp_path / "rejects.csv"
+    prepared = prepare_input(
+        CsvFileSource(path),
+        ObservationEncoder(),
+        chunksize=10,
+        on_invalid="skip",
+        rejects_path=rejects,
+    )
+    prepared.close()
+    with rejects.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert len(rows) == 2
+    assert rows[1][:3] == ["1", "wa\rtch", "steps"] and rows[1][7] == "x"
+
+
+def test_query_csv_output_quotes_a_cell_with_a_lone_cr() -> None:
+    """``ts query --format csv`` writes a stored source holding a CR so that it reads back whole."""
+    import io
+
+    from genomcore_sdk.cli.query_output import CsvWriter
+
+    out = io.StringIO()
+    writer = CsvWriter(out)
+    for source in ("watch", "wa\rtch"):
+        writer.write(
+            {
+                "meta": {
+                    "userId": 1,
+                    "source": source,
+                    "metric": "steps",
+                    "externalId": "W-1",
+                    "batch": "b",
+                },
+                "point": {
+                    "start": "2024-04-01T00:00:00Z",
+                    "end": "2024-04-01T00:00:30Z",
+                    "value": 5,
+                },
+            }
+        )
+    rows = list(csv.reader(io.StringIO(out.getvalue(), newline="")))
+    assert [r[1] for r in rows] == ["meta.source", "watch", "wa\rtch"]
+    assert out.getvalue().count("\n") == 3

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 from typing import Any, Protocol, TextIO
 
 import orjson
+
+from ..sources import LineFeedCsvWriter
 
 __all__ = ["CSV_COLUMNS", "OutputWriter", "make_writer"]
 
@@ -51,7 +52,7 @@ class CsvWriter:
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
-        self._csv = csv.writer(stream, lineterminator="\n")
+        self._csv = LineFeedCsvWriter(stream)  # a cell with a lone CR is quoted too
         self._csv.writerow(CSV_COLUMNS)
 
     def write(self, observation: dict[str, Any]) -> None:
