@@ -17,8 +17,8 @@ Memory stays flat whatever the input size:
   input again and encodes it chunk by chunk while earlier chunks are on the
   wire. With a ``journal``, pass one also encodes and hashes each chunk, so
   the journal is checked before anything is sent. If the input changes
-  between the passes (a chunk hashes differently, or a row became invalid),
-  the upload stops with :class:`~genomcore_sdk.errors.InputFormatError`.
+  between the passes (see :class:`ReplayedInput`), the upload stops with
+  :class:`~genomcore_sdk.errors.InputFormatError` before the chunk that shows it.
 
 A large UTF-8 CSV file (on Linux) is read by several processes at once, a
 part each, with exactly the result one process gives (see
@@ -49,6 +49,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import io
+import itertools
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -356,7 +357,21 @@ def _readable(assembled: Iterator[Assembled], source: ObservationSource) -> Iter
 
 
 class ReplayedInput(PreparedInput):
-    """A re-readable input, validated by pass one and read (and encoded) again by pass two."""
+    """A re-readable input, validated by pass one and read (and encoded) again by pass two.
+
+    Pass two stops with :class:`~genomcore_sdk.errors.InputFormatError` before
+    sending a chunk when the input has changed since pass one began: its
+    :meth:`~genomcore_sdk.sources.ObservationSource.fingerprint` differs (a
+    file's size or modification time, a sequence's length), a chunk's rows are
+    not the valid rows pass one counted (rows added, removed, newly valid or
+    invalid), or, with the journal's hashes, a chunk's content differs. (A
+    file edited in place to the same size within the clock tick of pass one's
+    start looks unchanged, unless a journal compares the chunks' contents.)
+
+    Attributes:
+        fingerprint: the source's fingerprint when pass one began.
+        rejected_rows: the input rows pass one rejected (``on_invalid="skip"``), ascending.
+    """
 
     def __init__(
         self,
@@ -369,21 +384,54 @@ class ReplayedInput(PreparedInput):
         self.source = source
         self.encoder = encoder
         self.stop = stop
+        self.fingerprint: object = None
+        self.rejected_rows: list[int] = []
+
+    def _valid_rows(self) -> Iterator[int]:
+        """The row numbers pass one found valid, in order."""
+        bounds = [-1, *self.rejected_rows, self.rows + self.rejected]
+        return itertools.chain.from_iterable(
+            range(low + 1, high) for low, high in itertools.pairwise(bounds)
+        )
+
+    def _changed_error(self, what: str, chunk: int | None = None) -> InputFormatError:
+        sent = (
+            "nothing was sent"
+            if chunk == 0
+            else "all chunks were sent"
+            if chunk is None
+            else "chunk 0 was sent"
+            if chunk == 1
+            else f"chunks 0 to {chunk - 1} were sent"
+        )
+        return InputFormatError(
+            f"{self.source.description} changed while it was being uploaded ({what}); "
+            f"{sent}. Do not modify the input during an upload."
+        )
 
     def chunks(self) -> Iterator[PlannedChunk]:
         """Read the input again, encoding one chunk at a time."""
         hashes = self.chunk_hashes
+        expected = self._valid_rows()
         with self.source.open(self.encoder) as reading:
             assembled = _assemble(reading, self.chunksize, self._changed)
             for index, (body, rows, first, last) in enumerate(_readable(assembled, self.source)):
+                if self.source.fingerprint() != self.fingerprint:
+                    raise self._changed_error("modified since it was validated", index)
+                if list(itertools.islice(expected, len(rows))) != list(rows):
+                    raise self._changed_error(
+                        f"chunk {index} holds other rows than were validated: rows were "
+                        "added, removed, or became valid or invalid",
+                        index,
+                    )
                 digest = content_hash(body)
                 if hashes is not None and (index >= len(hashes) or hashes[index] != digest):
-                    raise InputFormatError(
-                        f"{self.source.description} changed while it was being uploaded "
-                        f"(chunk {index} differs from what was validated); chunks before it "
-                        "were sent. Do not modify the input during an upload."
+                    raise self._changed_error(
+                        f"chunk {index} differs from what was validated", index
                     )
                 yield PlannedChunk(index, body, rows, digest, first, last)
+        if next(expected, None) is not None:
+            raise self._changed_error("rows validated at its end are gone")
 
     def _changed(self, index: int, line: int | None, payload: Any, problem: RowProblem) -> None:
         if self.stop:
@@ -447,7 +495,10 @@ def prepare_input(
             ]
         )
         prepared.rejected += 1
+        if isinstance(prepared, ReplayedInput):
+            prepared.rejected_rows.append(index)
 
+    fingerprint = source.fingerprint()  # before reading: a change during pass one counts
     try:
         with source.open(encoder) as reading:
             if skip:
@@ -485,4 +536,6 @@ def prepare_input(
         if rejects is not None:
             rejects.close()
             prepared.rejects_path = rejects.path if rejects.created else None
+    if isinstance(prepared, ReplayedInput):
+        prepared.fingerprint = fingerprint
     return prepared

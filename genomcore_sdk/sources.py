@@ -174,6 +174,14 @@ class ObservationSource(abc.ABC):
     def open(self, encoder: ObservationEncoder) -> Reading:
         """Start reading (raises :class:`~genomcore_sdk.errors.InputFormatError`)."""
 
+    def fingerprint(self) -> object:
+        """What changes when the input is modified, as far as can be told cheaply.
+
+        A file's size, modification time and identity; a sequence's length.
+        An input read twice is compared with it between and during the passes.
+        """
+        return self.size_hint
+
 
 # ---------------------------------------------------------------------- Python objects
 
@@ -194,6 +202,10 @@ class ObjectSource(ObservationSource):
     def open(self, encoder: ObservationEncoder) -> Reading:
         """Start reading."""
         return _ObjectReading(self.items, encoder)
+
+    def fingerprint(self) -> object:
+        """A sequence's length now."""
+        return len(self.items) if isinstance(self.items, Sequence) else None
 
 
 class _ObjectReading(Reading):
@@ -244,6 +256,14 @@ class CsvFileSource(ObservationSource):
             return os.path.getsize(self.path) <= READ_ONCE_FILE_BYTES
         except OSError:
             return False  # open() names the problem
+
+    def fingerprint(self) -> object:
+        """The file's device, inode, size and modification time (None if it is gone)."""
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            return None
+        return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
     def open(self, encoder: ObservationEncoder) -> Reading:
         """Open the file, find its encoding and delimiter, and check its header."""
@@ -660,6 +680,10 @@ class DataFrameSource(ObservationSource):
     def open(self, encoder: ObservationEncoder) -> Reading:
         """Check the columns and start reading the rows."""
         return _DataFrameReading(self.frame, encoder)
+
+    def fingerprint(self) -> object:
+        """The frame's length now."""
+        return len(self.frame)
 
 
 def _pandas() -> Any:

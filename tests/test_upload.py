@@ -519,9 +519,14 @@ def test_a_csv_file_changed_between_its_two_reads_stops_the_upload(
             path.write_text(text.replace(",4500\n", ",45.5\n"))
             spoiled.append(1)
 
-    with pytest.raises(InputFormatError, match="changed while it was being uploaded: row 4500"):
+    # the file's modification time tells at the next chunk, before the changed row is read
+    with pytest.raises(
+        InputFormatError,
+        match=r"changed while it was being uploaded \(modified since it was validated\); "
+        "chunk 0 was sent",
+    ):
         client.time_series.create_time_series(path, max_concurrency=1, progress=spoil)
-    assert emulator.state.store.count() == 4000
+    assert emulator.state.store.count() == 1000
 
 
 def test_output_files_appear_only_with_rows_and_old_ones_are_emptied(
@@ -543,3 +548,74 @@ def test_output_files_appear_only_with_rows_and_old_ones_are_emptied(
     assert report.rejects_path == str(rejects)
     assert read_csv(rejects) == [[*HEADER, "row", "line", "field", "reason", "extra_cells"]]
     assert read_csv(failed) == [HEADER]
+
+
+def _prepared_twice(body: Any, **options: Any) -> Any:
+    from genomcore_sdk.prepare import prepare_input
+    from genomcore_sdk.sources import open_source
+    from genomcore_sdk.validation import ObservationEncoder
+
+    return prepare_input(open_source(body), ObservationEncoder(), **options)
+
+
+@pytest.mark.parametrize(
+    ("change", "stopped_at"),
+    [
+        ("newly invalid", 2),  # skip mode: it would have been left out of the rejects file
+        ("newly valid", 0),  # skip mode: it is in the rejects file, it must not also be sent
+    ],
+)
+def test_skip_mode_stops_when_a_row_changes_validity_between_the_passes(
+    change: str, stopped_at: int
+) -> None:
+    rows: list[Any] = [observation(i) for i in range(40)]
+    rows[3]["point"]["value"] = 1.5  # rejected by pass one
+    prepared = _prepared_twice(rows, chunksize=10, on_invalid="skip")
+    assert (prepared.rows, prepared.rejected, prepared.rejected_rows) == (39, 1, [3])
+    if change == "newly invalid":
+        rows[25]["point"]["value"] = "x"
+    else:
+        rows[3]["point"]["value"] = 3
+    chunks = prepared.chunks()
+    sent = []
+    with pytest.raises(InputFormatError, match=f"chunk {stopped_at} holds other rows") as caught:
+        sent.extend(chunk.index for chunk in chunks)
+    assert sent == list(range(stopped_at))
+    assert "Do not modify the input during an upload" in str(caught.value)
+    prepared.close()
+
+
+def test_a_list_that_shrinks_between_the_passes_is_refused_before_sending() -> None:
+    rows = [observation(i) for i in range(40)]
+    prepared = _prepared_twice(rows, chunksize=10)
+    del rows[-1]
+    with pytest.raises(InputFormatError, match=r"modified since it was validated\); nothing was"):
+        next(prepared.chunks())
+
+
+@pytest.mark.parametrize("edit", ["append", "remove", "value"])
+def test_a_file_read_twice_and_edited_between_the_passes_sends_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: str
+) -> None:
+    """Without a journal too: the file's size or modification time tells."""
+    import os
+
+    from genomcore_sdk import sources
+
+    monkeypatch.setattr(sources, "READ_ONCE_FILE_BYTES", 0)  # read twice
+    path = write_csv(tmp_path / "obs.csv", [row(i) for i in range(30)])
+    prepared = _prepared_twice(path, chunksize=10)
+    assert prepared.rows == 30
+    lines = path.read_text().splitlines(keepends=True)
+    if edit == "append":
+        lines.append(lines[-1])
+    elif edit == "remove":
+        del lines[5]
+    else:
+        lines[5] = lines[5].replace("W-1", "W-2")  # same size: only the time tells
+    stat = path.stat()
+    path.write_text("".join(lines))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # a coarse clock
+    with pytest.raises(InputFormatError, match="modified since it was validated"):
+        next(prepared.chunks())
+    prepared.close()
