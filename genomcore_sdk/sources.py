@@ -7,8 +7,8 @@
 * any iterable or generator of those, consumed once and lazily;
 * a CSV file path (``str`` or ``os.PathLike``) in the vendor's flattened layout
   (``meta.userId``, ..., ``point.value``), read as spreadsheets save it: UTF-8
-  with or without BOM (UTF-16 with BOM too, Excel's "Unicode text"), ``,``
-  ``;`` or tab delimiters (found from the header), CRLF or LF line ends, quoted
+  with or without BOM (UTF-16, Excel's "Unicode text", or UTF-32 with a BOM
+  too), ``,`` ``;`` or tab delimiters (found from the header), CRLF or LF line ends, quoted
   fields (with delimiters or line breaks inside). Blank lines are skipped;
 * a pandas ``DataFrame`` with the same columns (``pip install 'genomcore-sdk[pandas]'``).
 
@@ -280,10 +280,16 @@ class CsvFileSource(ObservationSource):
             raise
 
 
+_WIDE_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)
+"""Byte-order marks of files read as text (UTF-32 LE's starts with UTF-16 LE's)."""
+
+
 def _text_stream(raw: IO[bytes]) -> io.TextIOWrapper:
     head = raw.read(4)
     raw.seek(0)
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16's FF FE
+        encoding = "utf-32"
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding = "utf-16"
     else:
         encoding = "utf-8-sig"  # reads UTF-8 with or without BOM
@@ -373,8 +379,8 @@ class _CsvReading(Reading):
         self._buffer = b""  # read from the file, not yet split: part of a line
         head = raw.read(4)
         raw.seek(0)
-        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            # UTF-16 (Excel's "Unicode text"): the csv module reads all of it
+        if head.startswith(_WIDE_BOMS):
+            # UTF-16 (Excel's "Unicode text") or UTF-32: the csv module reads all of it
             self.text = _text_stream(raw)
             header_line = self.text.readline()
         else:
@@ -415,6 +421,7 @@ class _CsvReading(Reading):
         # glued to the cell).
         self._separator = delimiter.encode()
         self.reader: Any = None  # the csv reader, once the csv module reads on
+        self._syntax_error: CsvSyntaxError | None = None  # raised by the next take()
         self.in_range = False
         self.data_start: int | None = None  # where the rows start in the file (UTF-8 only)
         self._start_blocks(lines_before=1)  # the header's line
@@ -483,16 +490,30 @@ class _CsvReading(Reading):
             yield from batch
 
     def take(self, count: int) -> Sequence[Any]:
+        if self._syntax_error is not None:
+            raise self._syntax_error
         try:
             while self._pending < count and self.reader is None and self._split_more():
                 pass
-            taken = self._take_split(count)
-            if len(taken) == count or self.reader is None:
-                return taken
-            more = list(itertools.islice(self.reader, count - len(taken)))
-            return [*taken, *more] if taken else more
+        except csv.Error as exc:  # a line over the field size limit
+            if not self._pending:
+                raise CsvSyntaxError(self.path, self._first_unreadable_line(), str(exc)) from None
+            self._syntax_error = CsvSyntaxError(self.path, self._first_unreadable_line(), str(exc))
+            return self._take_split(self._pending)
+        taken = self._take_split(count)
+        if len(taken) == count or self.reader is None:
+            return taken
+        more: list[list[str]] = []
+        try:
+            for cells in itertools.islice(self.reader, count - len(taken)):
+                more.append(cells)
         except csv.Error as exc:
-            raise CsvSyntaxError(self.path, self._first_unreadable_line(), str(exc)) from None
+            error = CsvSyntaxError(self.path, self._first_unreadable_line(), str(exc))
+            if not taken and not more:
+                raise error from None
+            # the rows before it come first (an invalid one among them is the first problem)
+            self._syntax_error = error
+        return [*taken, *more] if taken else more
 
     def _take_split(self, count: int) -> Sequence[list[str]]:
         """Up to ``count`` rows from the split segments (a CellBlock when they all are)."""

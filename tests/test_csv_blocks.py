@@ -32,23 +32,24 @@ ROW = "1,w,steps,E,b,2024-04-01T00:00:00Z,2024-04-01T00:00:30Z,5"
 def csv_module_reading(
     text: str, delimiter: str, sizes: list[int]
 ) -> tuple[list[list[str]], list[int | None], bool]:
-    """Rows, their lines and whether it failed, as csv.reader over the whole body reads them."""
+    """Rows, their lines and whether it failed, as csv.reader over the whole body reads them.
+
+    Every row before an unreadable one is read, whatever the batch sizes: a batch that
+    meets the error hands on the rows before it, and the next batch raises.
+    """
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows: list[list[str]] = []
     lines: list[int | None] = []
-    for size in itertools.cycle(sizes):
+    while True:
         line = reader.line_num + 2  # the header is line 1
         try:
-            batch = list(itertools.islice(reader, size))
+            cells = next(reader)
+        except StopIteration:
+            return rows, lines, False
         except csv.Error:
             return rows, lines, True
-        if not batch:
-            return rows, lines, False
-        for cells in batch:
-            rows.append(cells)
-            lines.append(line)
-            line += 1 + sum(c.count("\n") + c.count("\r") - c.count("\r\n") for c in cells)
-    raise AssertionError("unreachable")
+        rows.append(cells)
+        lines.append(line)
 
 
 def block_reading(

@@ -121,6 +121,17 @@ def test_utf16_tab_delimited_as_excel_unicode_text(tmp_path: Path) -> None:
     assert read_all(path) == [(2, expected(0, source="Montre-bracelet é"))]
 
 
+@pytest.mark.parametrize("encoding", ["utf-32", "utf-32-be-bom"])
+def test_utf32_with_a_byte_order_mark(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "obs.csv"
+    text = "\r\n".join([",".join(HEADER), ",".join(row(0, source="é")), ",".join(row(1))])
+    if encoding == "utf-32":  # little-endian on this machine: its BOM starts like UTF-16 LE's
+        path.write_bytes(text.encode("utf-32"))
+    else:
+        path.write_bytes(codecs.BOM_UTF32_BE + text.encode("utf-32-be"))
+    assert read_all(path) == [(2, expected(0, source="é")), (3, expected(1))]
+
+
 def test_quoted_fields_with_delimiters_and_line_breaks_keep_line_numbers(tmp_path: Path) -> None:
     tricky = 'wrist, left; "strap"\nsecond line'
     path = write_csv(tmp_path / "obs.csv", [row(0, source=tricky), row(1), row(2)])

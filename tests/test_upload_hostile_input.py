@@ -326,3 +326,28 @@ def test_query_csv_output_quotes_a_cell_with_a_lone_cr() -> None:
     rows = list(csv.reader(io.StringIO(out.getvalue(), newline="")))
     assert [r[1] for r in rows] == ["meta.source", "watch", "wa\rtch"]
     assert out.getvalue().count("\n") == 3
+
+
+@pytest.mark.parametrize("chunksize", [1, 2, 3, 1000])
+@pytest.mark.parametrize("unreadable", ['"w', "x" * 200_000])
+def test_an_invalid_row_before_an_unreadable_line_is_the_error_whatever_the_chunksize(
+    tmp_path: Path, chunksize: int, unreadable: str
+) -> None:
+    """The first problem in the file is reported: the invalid row on line 3, not the quote
+    that never closes (or the line over the field size limit) on line 5."""
+    rows = [good_row(0), good_row(1).replace("watch", ""), good_row(2), good_row(3)]
+    rows[3] = rows[3].replace("watch", unreadable)
+    path = write(tmp_path / "order.csv", rows)
+    with pytest.raises(ObservationValidationError) as caught:
+        prepare_input(CsvFileSource(path), ObservationEncoder(), chunksize=chunksize)
+    assert (caught.value.problems[0].line, caught.value.problems[0].field) == (3, "meta.source")
+    # the rows before it in skip mode: rejected, then the unreadable line stops the upload
+    with pytest.raises(InputFormatError, match="cannot be read from line 5"):
+        prepare_input(
+            CsvFileSource(path),
+            ObservationEncoder(),
+            chunksize=chunksize,
+            on_invalid="skip",
+            rejects_path=tmp_path / "rejects.csv",
+        )
+    assert len(list(csv.reader((tmp_path / "rejects.csv").open(newline="")))) == 2
