@@ -361,3 +361,21 @@ def test_query_out_that_cannot_be_written_is_a_usage_error(
     assert target in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-dir"]
     assert list((tmp_path / "a-dir").iterdir()) == []
+
+
+def test_ctrl_c_exits_130_with_a_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], sample_csv: Path
+) -> None:
+    from genomcore_sdk import cli
+    from genomcore_sdk.cli import session
+
+    def interrupted(*args: object, **kwargs: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(session.GenomcoreApiClient, "__init__", interrupted)
+    monkeypatch.setenv("TOKEN", "t")
+    monkeypatch.setenv("GENOMCORE_BASE_URL", "http://127.0.0.1:9")
+    assert cli.main(["ts", "upload", str(sample_csv)]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("genomcore ts upload: interrupted. Chunks the server answered")
+    assert "Traceback" not in err

@@ -70,7 +70,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``genomcore``; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    code: int = args.handler(args)
+    try:
+        code: int = args.handler(args)
+    except KeyboardInterrupt:
+        name = " ".join(
+            filter(None, ["genomcore", args.command, getattr(args, "ts_command", None)])
+        )
+        hint = ""
+        if getattr(args, "ts_command", None) == "upload":
+            # requests in flight were let end and recorded (in the journal, with --journal)
+            hint = (
+                " Chunks the server answered before are stored; with --journal, rerun the "
+                "same command to send only the rest."
+            )
+        print(f"{name}: interrupted.{hint}", file=sys.stderr)
+        return 130
     return code
 
 
