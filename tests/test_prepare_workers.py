@@ -214,24 +214,19 @@ def test_lone_cr_files_are_read_by_one_process(tmp_path: Path, parallel: list[in
     assert parallel == []
 
 
-def test_a_worker_that_dies_leaves_the_file_to_one_process(
-    tmp_path: Path, parallel: list[int], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("failure", ["dies", "never answers"])
+def test_a_failing_worker_leaves_the_file_to_one_process(
+    tmp_path: Path, parallel: list[int], monkeypatch: pytest.MonkeyPatch, failure: str
 ) -> None:
-    path = write(tmp_path / "in.csv", [row(n) for n in range(80)])
-    one = outcome(path, 1, chunksize=5)
-    monkeypatch.setattr(prepare_workers, "_work", lambda *args: os._exit(3))
-    assert outcome(path, 3, chunksize=5) == one
-    assert parallel == []
-
-
-def test_a_silent_worker_is_given_up_on(
-    tmp_path: Path, parallel: list[int], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A worker that never answers (stuck) is stopped; the file is read by one process."""
+    """A worker that ends without a result, or is stuck (stopped after the patience), costs
+    time, never the result: the file is read by one process."""
     path = write(tmp_path / "in.csv", [row(n) for n in range(80)])
     one = outcome(path, 1, chunksize=5)
     monkeypatch.setattr(prepare_workers, "_PATIENCE_SECONDS", 0.5)
-    monkeypatch.setattr(prepare_workers, "_work", lambda *args: time.sleep(600))
+    if failure == "dies":
+        monkeypatch.setattr(prepare_workers, "_work", lambda *args: os._exit(3))
+    else:
+        monkeypatch.setattr(prepare_workers, "_work", lambda *args: time.sleep(600))
     started = time.monotonic()
     assert outcome(path, 3, chunksize=5) == one
     assert time.monotonic() - started < 30

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -258,6 +259,19 @@ def test_a_crlf_cut_by_the_first_block_keeps_the_line_numbers(
     assert caught.value.problems[0].line == expected == number + 4
 
 
+def prepare_skipping(path: Path, rejects: Path, chunksize: int = 10) -> Any:
+    """Pass one of a CSV file with ``on_invalid="skip"`` (its spool closed at once)."""
+    prepared = prepare_input(
+        CsvFileSource(path),
+        ObservationEncoder(),
+        chunksize=chunksize,
+        on_invalid="skip",
+        rejects_path=rejects,
+    )
+    prepared.close()
+    return prepared
+
+
 def test_rejected_extra_cells_that_are_not_utf8_are_kept_as_bytes(tmp_path: Path) -> None:
     """A rejected row's cells beyond the header, one of them Latin-1, land in the rejects file
     with the very bytes of the input (no crash, nothing re-encoded)."""
@@ -266,14 +280,7 @@ def test_rejected_extra_cells_that_are_not_utf8_are_kept_as_bytes(tmp_path: Path
         (HEADER + "\n" + good_row(0) + "\n").encode() + good_row(1).encode() + b",caf\xe9\n"
     )
     rejects = tmp_path / "rejects.csv"
-    prepared = prepare_input(
-        CsvFileSource(path),
-        ObservationEncoder(),
-        chunksize=10,
-        on_invalid="skip",
-        rejects_path=rejects,
-    )
-    prepared.close()
+    prepared = prepare_skipping(path, rejects)
     assert (prepared.rows, prepared.rejected) == (1, 1)
     written = rejects.read_bytes().split(b"\n")[1]
     assert written.endswith(b',"[""caf\xe9""]"')
@@ -284,14 +291,7 @@ def test_a_cell_with_a_lone_cr_is_quoted_in_the_rejects_file(tmp_path: Path) -> 
     bad = good_row(1).replace("watch", '"wa\rtch"').replace(",1", ",x")
     path = write(tmp_path / "cr.csv", [good_row(0), bad])
     rejects = tmp_path / "rejects.csv"
-    prepared = prepare_input(
-        CsvFileSource(path),
-        ObservationEncoder(),
-        chunksize=10,
-        on_invalid="skip",
-        rejects_path=rejects,
-    )
-    prepared.close()
+    assert prepare_skipping(path, rejects).rejected == 1
     with rejects.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     assert len(rows) == 2
@@ -343,11 +343,5 @@ def test_an_invalid_row_before_an_unreadable_line_is_the_error_whatever_the_chun
     assert (caught.value.problems[0].line, caught.value.problems[0].field) == (3, "meta.source")
     # the rows before it in skip mode: rejected, then the unreadable line stops the upload
     with pytest.raises(InputFormatError, match="cannot be read from line 5"):
-        prepare_input(
-            CsvFileSource(path),
-            ObservationEncoder(),
-            chunksize=chunksize,
-            on_invalid="skip",
-            rejects_path=tmp_path / "rejects.csv",
-        )
+        prepare_skipping(path, tmp_path / "rejects.csv", chunksize)
     assert len(list(csv.reader((tmp_path / "rejects.csv").open(newline="")))) == 2
