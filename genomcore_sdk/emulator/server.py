@@ -80,8 +80,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--refresh-token",
-        default=os.environ.get("GENOMCORE_EMULATOR_REFRESH_TOKEN", "dev-refresh-token"),
-        help="refresh token to accept (default: $GENOMCORE_EMULATOR_REFRESH_TOKEN or dev-refresh-token)",
+        default=os.environ.get("GENOMCORE_EMULATOR_REFRESH_TOKEN", "dev-refresh"),
+        help="refresh token to accept (default: $GENOMCORE_EMULATOR_REFRESH_TOKEN or dev-refresh)",
     )
     parser.add_argument(
         "--token-ttl",
