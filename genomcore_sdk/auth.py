@@ -567,7 +567,8 @@ def _refresh_error(response: httpx.Response, used: str) -> Callable[[], Exceptio
 
     transient = response.status_code in (408, 429) or response.status_code >= 500
     hint = (
-        "A temporary server-side failure; retrying later (max_retries > 0) may work"
+        "A temporary server-side failure; retrying later (max_retries > 0, or --max-retries N "
+        "on the command line) may work"
         if transient
         else "Check the base URL: the refresh operation is POST /v1/auth/refresh under it"
     )

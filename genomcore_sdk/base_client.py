@@ -64,6 +64,10 @@ def resolve_base_url(base_url: str | None) -> str:
     return url.rstrip("/")
 
 
+_RETRIES_ON = "max_retries > 0, or --max-retries N on the command line"
+"""How a hint names switching retries on, for Python callers and the CLI alike."""
+
+
 def _retry_after(headers: Any) -> float | None:
     """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP-date (RFC 9110)."""
     raw = headers.get("retry-after") if headers is not None else None
@@ -132,7 +136,7 @@ def api_error_from_response(status_code: int, content: bytes, headers: Any = Non
             status_code,
             message,
             retry_after=_retry_after(headers),
-            hint="Slow down; the SDK retries this when max_retries > 0.",
+            hint=f"Slow down; the SDK retries this when {_RETRIES_ON}.",
             **kwargs,
         )
     if status_code >= 500:
@@ -140,11 +144,11 @@ def api_error_from_response(status_code: int, content: bytes, headers: Any = Non
             status_code,
             message,
             retry_after=_retry_after(headers),
-            hint="A server-side failure; retrying (max_retries > 0) is safe.",
+            hint=f"A server-side failure; retrying ({_RETRIES_ON}) is safe.",
             **kwargs,
         )
     if status_code == 408:
-        hint = "The server timed out reading the request; retrying (max_retries > 0) is safe."
+        hint = f"The server timed out reading the request; retrying ({_RETRIES_ON}) is safe."
     elif status_code == 403:
         hint = "The token is valid but not allowed to do this; check its permissions."
     elif status_code == 404:

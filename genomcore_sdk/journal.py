@@ -172,7 +172,8 @@ class UploadJournal:
             raise JournalError(
                 f"The journal {name!r} belongs to an upload with chunksize="
                 f"{header.get('chunksize')}, not {chunksize}: its chunks would not line up. "
-                f"Rerun with chunksize={header.get('chunksize')}, or use a new journal path "
+                f"Rerun with chunksize={header.get('chunksize')} (--chunksize {header.get('chunksize')} "
+                "on the command line), or use a new journal path "
                 "for a new upload. Nothing was sent."
             )
         if header.get("baseUrl") != base_url:

@@ -59,7 +59,7 @@ import attrs
 
 from .errors import InputFormatError, InvalidObservation, ObservationValidationError
 from .sources import CsvSyntaxError, LayoutCsvWriter, ObservationSource, Reading
-from .validation import ObservationEncoder, RowProblem
+from .validation import REJECT_COLUMNS, ObservationEncoder, RowProblem
 
 __all__ = [
     "REJECT_COLUMNS",
@@ -75,13 +75,6 @@ __all__ = [
 
 SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
 """Spools up to this size stay in memory; larger ones go to a temporary file."""
-
-REJECT_COLUMNS = ("row", "line", "field", "reason", "extra_cells")
-"""The columns the rejects file adds after the original row's cells.
-
-``extra_cells`` holds, as a JSON list, the cells of a CSV row beyond the
-header's width (empty for other rows), so that no cell of a rejected row is lost.
-"""
 
 
 def chunk_body(rows: Sequence[bytes]) -> bytes:

@@ -771,7 +771,8 @@ class UploadCore:
             text += (
                 f". {len(failed)} chunk(s) FAILED, not stored ({rows} observations): "
                 f"{listing(failed)}. Their rows are in {failed_path!r}: re-upload that file "
-                f"(create_time_series({failed_path!r})) once the cause is fixed"
+                f"(create_time_series({failed_path!r}), or genomcore ts upload {failed_path}) once "
+                "the cause is fixed"
             )
         if unknown:
             rows = sum(r.size for r in unknown)
@@ -781,17 +782,22 @@ class UploadCore:
             )
             if self.journal is not None:
                 text += (
-                    f". Rerun the same call with journal={self.journal.path!r}: it sends only "
+                    f". Rerun the same call with journal={self.journal.path!r} (or the same "
+                    f"command with --journal {self.journal.path}): it sends only "
                     "what is missing and the server answers already-stored chunks from their "
                     "idempotency keys, without duplicates"
                 )
             else:
                 text += (
                     ". Query their rows (e.g. by meta.batch and time) before sending them "
-                    "again, or use journal=PATH next time so a rerun settles them safely"
+                    "again, or use journal=PATH (--journal PATH) next time so a rerun settles them "
+                    "safely"
                 )
         elif self.journal is not None:
-            text += f". Or rerun the same call with journal={self.journal.path!r}"
+            text += (
+                f". Or rerun the same call with journal={self.journal.path!r} (or the same "
+                f"command with --journal {self.journal.path})"
+            )
         return text + "."
 
 

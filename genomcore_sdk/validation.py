@@ -56,9 +56,24 @@ from genomcore_ts_api.models import Observation
 from .errors import ConfigurationError, InputFormatError
 from .wire_schema import Field, Kind, ObjectSchema, observation_schema
 
-__all__ = ["INT64_MAX", "INT64_MIN", "CsvRowEncoder", "ObservationEncoder", "RowProblem"]
+__all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
+    "REJECT_COLUMNS",
+    "CsvRowEncoder",
+    "ObservationEncoder",
+    "RowProblem",
+]
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+REJECT_COLUMNS = ("row", "line", "field", "reason", "extra_cells")
+"""The columns the rejects file adds after the original row's cells.
+
+``extra_cells`` holds, as a JSON list, the cells of a CSV row beyond the
+header's width (empty for other rows), so that no cell of a rejected row is lost.
+A header with these columns is named as a rejects file when refused.
+"""
 
 EDGE_YEARS = (1, 9999)
 """Years in which a date-time with an offset may fall outside 0001-9999 once in UTC."""
@@ -522,7 +537,8 @@ class ObservationEncoder:
                 given,
                 f"{field.path} has no UTC offset, so the instant it means is unknown; add the "
                 f"offset (e.g. {_EXAMPLE_DT!r}) or pass assume_timezone='Europe/Madrid' "
-                "(the zone the device recorded in)",
+                "(--assume-timezone Europe/Madrid on the command line), the zone the device "
+                "recorded in",
             )
         aware = naive.replace(tzinfo=zone, fold=0)
         if aware.utcoffset() != aware.replace(fold=1).utcoffset():
@@ -692,6 +708,12 @@ class CsvRowEncoder:
                 parts.append(f"unknown column(s) {unknown}")
             if duplicates:
                 parts.append(f"repeated column(s) {duplicates}")
+            if "reason" in unknown and set(unknown) <= set(REJECT_COLUMNS):
+                parts.append(
+                    "this looks like a rejects file: once its rows are fixed, delete the "
+                    f"columns {', '.join(REJECT_COLUMNS)} (extra_cells holds cells that did "
+                    "not fit the header) and upload it"
+                )
             raise InputFormatError(
                 f"The header of {where} does not match the vendor's layout: "
                 + "; ".join(parts)

@@ -379,3 +379,96 @@ def test_ctrl_c_exits_130_with_a_line_not_a_traceback(
     err = capsys.readouterr().err
     assert err.startswith("genomcore ts upload: interrupted. Chunks the server answered")
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("retries", [0, 2])
+def test_query_retries_as_many_times_as_max_retries_and_prints_nothing_on_failure(
+    emulator: Emulator, tmp_path: Path, retries: int
+) -> None:
+    emulator.set_faults(fail_rate=1.0, retry_after=0, operations={"queryTimeSeries"})
+    result = run_cli(
+        "ts", "query", "--format", "table", "--max-retries", str(retries),
+        emulator=emulator, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout == ""  # no header line for a query that got no page
+    assert "--max-retries" in result.stderr  # the hint names the flag, not only max_retries
+    assert sum(n for status, n in emulator.state.status_counts.items() if status >= 500) == (
+        retries + 1
+    )
+
+
+def test_query_refuses_negative_max_retries(emulator: Emulator, tmp_path: Path) -> None:
+    result = run_cli("ts", "query", "--max-retries", "-1", emulator=emulator, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--max-retries must be 0 or more" in result.stderr
+    assert emulator.state.status_counts == {}
+
+
+HEADER = "meta.userId,meta.source,meta.metric,meta.externalId,meta.batch,point.start,point.end,point.value\n"
+
+
+def test_naive_times_name_the_cli_flag_and_stop_before_sending(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    naive = tmp_path / "naive.csv"
+    naive.write_text(HEADER + "1,watch,steps,W-1,b1,2024-04-01T08:00:00,2024-04-01T08:01:00,12\n")
+    result = run_cli("ts", "upload", str(naive), emulator=emulator, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "invalid input, nothing was sent (the check stops at the first invalid row):" in (
+        result.stderr
+    )
+    assert "row 0 (line 2), field 'point.start', value '2024-04-01T08:00:00'" in result.stderr
+    assert "(--assume-timezone Europe/Madrid on the command line)" in result.stderr
+    assert emulator.state.status_counts == {}
+    fixed = run_cli(
+        "ts", "upload", str(naive), "--assume-timezone", "Europe/Madrid",
+        emulator=emulator, cwd=tmp_path,
+    )  # fmt: skip
+    assert fixed.returncode == 0, fixed.stderr
+    assert emulator.state.store.count() == 1
+
+
+def test_skip_mode_with_every_row_invalid_says_so(emulator: Emulator, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        HEADER
+        + "1,watch,steps,W-1,b1,2024-04-01T00:00:00Z,2024-04-01T00:01:00Z,12.5\n"
+        + "x,watch,steps,W-1,b1,2024-04-01T00:01:00Z,2024-04-01T00:02:00Z,3\n"
+    )
+    rejects = tmp_path / "rejects.csv"
+    result = run_cli(
+        "ts", "upload", str(bad), "--on-invalid", "skip", "--rejects", str(rejects),
+        emulator=emulator, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == (
+        f"No valid rows: all 2 were skipped as invalid, so nothing was sent; see {rejects} "
+        "for each row's reason."
+    )
+    assert [row["field"] for row in read_rows(rejects)] == ["point.value", "meta.userId"]
+    assert emulator.state.status_counts == {}
+    # the rejects file, uploaded as it is, is named as one
+    again = run_cli("ts", "upload", str(rejects), emulator=emulator, cwd=tmp_path)
+    assert again.returncode == 2
+    assert (
+        "this looks like a rejects file: once its rows are fixed, delete the columns row, line, "
+        "field, reason, extra_cells"
+    ) in again.stderr
+
+
+def test_emulator_default_tokens_are_the_ones_the_docs_export(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import argparse
+
+    from genomcore_sdk.emulator.server import add_arguments
+
+    monkeypatch.delenv("GENOMCORE_EMULATOR_TOKEN", raising=False)
+    monkeypatch.delenv("GENOMCORE_EMULATOR_REFRESH_TOKEN", raising=False)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args([])
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert (args.token, args.refresh_token) == ("dev-token", "dev-refresh")
+    assert f"TOKEN={args.token} REFRESH_TOKEN={args.refresh_token}" in readme

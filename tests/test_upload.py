@@ -278,7 +278,10 @@ def test_failed_and_unknown_chunks_raise_upload_error(
     message = str(error)
     assert "3 chunk(s) stored (30 observations)" in message
     assert "1 chunk(s) FAILED, not stored (10 observations): chunk 2 (rows 20-29" in message
-    assert f"re-upload that file (create_time_series({str(failed_rows)!r}))" in message
+    assert (
+        f"re-upload that file (create_time_series({str(failed_rows)!r}), or genomcore ts "
+        f"upload {failed_rows}) once the cause is fixed"
+    ) in message
     assert "1 chunk(s) UNKNOWN (10 observations)" in message
     assert "chunk 3 (rows 30-39, 10 observations): 3 attempt(s), at least one without" in message
     # the unknown chunk was committed before its connection dropped (drop after commit)

@@ -61,6 +61,13 @@ def register(commands: Any) -> None:
         default=5000,
         help="observations per request (1-5000, default 5000)",
     )
+    parser.add_argument(
+        "--max-retries",
+        type=int,
+        default=3,
+        metavar="N",
+        help="retries per page on connection errors, timeouts, 408, 429 and 5xx (default 3)",
+    )
     add_credential_arguments(parser)
     parser.set_defaults(handler=run)
 
@@ -82,7 +89,7 @@ def iter_observations(
         end=args.end,
         sort=args.sort,
         page_size=args.page_size,
-        max_retries=3,
+        max_retries=args.max_retries,
     )
     for observation in observations:
         yield observation.to_dict()
@@ -117,6 +124,9 @@ def run(args: argparse.Namespace) -> int:
     """Run the query; return the exit status."""
     if not 1 <= args.page_size <= 5000:
         print("genomcore ts query: --page-size must be from 1 to 5000", file=sys.stderr)
+        return 2
+    if args.max_retries < 0:
+        print("genomcore ts query: --max-retries must be 0 or more", file=sys.stderr)
         return 2
     if args.out and os.path.isdir(args.out):
         print(

@@ -48,19 +48,31 @@ def _flat(observation: dict[str, Any]) -> list[Any]:
 
 
 class CsvWriter:
-    """The vendor layout, so the file round-trips into ``genomcore ts upload``."""
+    """The vendor layout, so the file round-trips into ``genomcore ts upload``.
+
+    The header goes out with the first row (or at ``close`` when there is
+    none), so a query that fails before its first page writes nothing.
+    """
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
         self._csv = LineFeedCsvWriter(stream)  # a cell with a lone CR is quoted too
+        self._header_written = False
+
+    def _header(self) -> None:
         self._csv.writerow(CSV_COLUMNS)
+        self._header_written = True
 
     def write(self, observation: dict[str, Any]) -> None:
         """Write one observation as a CSV row."""
+        if not self._header_written:
+            self._header()
         self._csv.writerow(_flat(observation))
 
     def close(self) -> None:
-        """Flush the stream."""
+        """Write the header if no row did, and flush the stream."""
+        if not self._header_written:
+            self._header()
         self._stream.flush()
 
 
@@ -80,13 +92,17 @@ class JsonLinesWriter:
 
 
 class TableWriter:
-    """Aligned columns for reading in a terminal (fixed widths, so it streams)."""
+    """Aligned columns for reading in a terminal (fixed widths, so it streams).
+
+    Like :class:`CsvWriter`, the header goes out with the first row or at ``close``.
+    """
 
     WIDTHS = (8, 18, 16, 16, 22, 25, 25, 10)
+    HEADER = ("userId", "source", "metric", "externalId", "batch", "start", "end", "value")
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
-        self._line(["userId", "source", "metric", "externalId", "batch", "start", "end", "value"])
+        self._header_written = False
 
     def _line(self, cells: list[Any]) -> None:
         parts = []
@@ -95,12 +111,20 @@ class TableWriter:
             parts.append(text.ljust(width) if len(text) <= width else text)
         self._stream.write("  ".join(parts).rstrip() + "\n")
 
+    def _header(self) -> None:
+        self._line(list(self.HEADER))
+        self._header_written = True
+
     def write(self, observation: dict[str, Any]) -> None:
         """Write one observation as a table line."""
+        if not self._header_written:
+            self._header()
         self._line(_flat(observation))
 
     def close(self) -> None:
-        """Flush the stream."""
+        """Write the header if no row did, and flush the stream."""
+        if not self._header_written:
+            self._header()
         self._stream.flush()
 
 

@@ -132,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
     except ObservationValidationError as exc:
         display.close()
         print(
-            f"genomcore ts upload: invalid input, nothing was sent ({len(exc.problems)} problem(s)):",
+            "genomcore ts upload: invalid input, nothing was sent "
+            "(the check stops at the first invalid row):",
             file=sys.stderr,
         )
         for problem in exc.problems[:20]:
@@ -159,6 +160,13 @@ def run(args: argparse.Namespace) -> int:
             )
         return 1
     display.close()
+    rejected = getattr(report, "rejected", 0)
+    if rejected and not report.sent:
+        print(
+            f"No valid rows: all {rejected:,} were skipped as invalid, so nothing was sent; "
+            f"see {report.rejects_path} for each row's reason."
+        )
+        return 0
     print(
         f"Stored {report.stored:,} of {report.sent:,} observations sent "
         f"in {report.chunks} chunks ({report.retries} retries, {report.duration:.1f} s)."
@@ -169,7 +177,6 @@ def run(args: argparse.Namespace) -> int:
             f"{replayed} of these chunks had been stored by an earlier attempt whose answer was "
             "lost; the server confirmed them without storing them again."
         )
-    rejected = getattr(report, "rejected", 0)
     if rejected:
         print(f"Skipped {rejected:,} invalid rows; see {report.rejects_path}.")
     skipped = getattr(report, "skipped_chunks", 0)
