@@ -40,7 +40,7 @@ from genomcore_ts_api.models import Observation
 from .csv_batch import CellBlock, CsvBatchCodec
 from .errors import InputFormatError
 from .validation import ObservationEncoder, RowProblem
-from .wire_schema import ObjectSchema, observation_schema
+from .wire_schema import Kind, ObjectSchema, observation_schema
 
 __all__ = [
     "READ_ONCE_FILE_BYTES",
@@ -688,8 +688,11 @@ class DataFrameSource(ObservationSource):
     Missing values (``NaN``, ``None``, ``NaT``, ``pd.NA``) count as not given;
     numpy integers become ``int``; ``Timestamp`` s become ``datetime`` (a
     Timestamp with nanoseconds is refused rather than truncated); floats stay
-    floats, so a float ``point.value`` column is refused (convert it with
-    ``df["point.value"].astype("Int64")`` if its values are whole).
+    floats, so a float ``point.value`` column is refused, never rounded. pandas
+    makes an integer column float as soon as one value is missing; the error
+    then says so, names the rows with ``NaN`` and gives the fix
+    (``df["point.value"].astype("Int64")``: whole values stay exact, and the
+    missing ones are refused, or skipped, by their row).
     """
 
     def __init__(self, frame: Any) -> None:
@@ -732,7 +735,36 @@ class _DataFrameReading(Reading):
         self.encode = self._encode
         self.check = self._encode
         self.encode_item = _with_comma(self._encode)
+        self.float_columns = self._float_integer_columns(frame, columns, encoder.schema)
         self.payloads = iter(frame.itertuples(index=False, name=None))
+
+    @staticmethod
+    def _float_integer_columns(
+        frame: Any, columns: list[str], schema: ObjectSchema
+    ) -> dict[str, str]:
+        """For each integer field held in a float column, why the column is float and the fix."""
+        integer_paths = {f.path for f in schema.leaves() if f.kind is Kind.INT}
+        hints: dict[str, str] = {}
+        for position, path in enumerate(columns):
+            if path not in integer_paths:
+                continue
+            series = frame.iloc[:, position]
+            if series.dtype.kind != "f":
+                continue
+            missing = [int(i) for i in series.isna().to_numpy().nonzero()[0][:6]]
+            shown = ", ".join(str(i) for i in missing[:5]) + (", ..." if len(missing) > 5 else "")
+            why = (
+                f"pandas made the {path} column {series.dtype} because it has missing values "
+                f"(NaN at row(s) {shown})"
+                if missing
+                else f"the DataFrame's {path} column is {series.dtype}"
+            )
+            hints[path] = (
+                f"{why}; convert it with df[{path!r}] = df[{path!r}].astype('Int64') (whole "
+                "values stay exact, a fractional one makes pandas refuse, and missing ones are "
+                "then refused or skipped by their own row)"
+            )
+        return hints
 
     def _value(self, path: str, value: Any) -> Any:
         pandas = self.pandas
@@ -740,6 +772,11 @@ class _DataFrameReading(Reading):
             return None
         if isinstance(value, float) and math.isnan(value):
             return None
+        hint = self.float_columns.get(path)
+        if hint is not None and isinstance(value, float):
+            raise RowProblem(
+                path, value, f"{path} must be an integer, got the float {value!r}: {hint}"
+            )
         if isinstance(value, pandas.Timestamp):
             if value.nanosecond:
                 raise RowProblem(

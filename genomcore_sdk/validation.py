@@ -316,7 +316,7 @@ class ObservationEncoder:
         if seen != len(value):
             unknown = [k for k in value if k not in schema.by_json_name]
             raise self._unknown(schema, unknown, value)
-        self._check_rules(schema, out)
+        self._check_rules(schema, out, value)
         return out
 
     def _python_converter(self, field: Field) -> Callable[[Any], Any]:
@@ -441,7 +441,10 @@ class ObservationEncoder:
                 "convert the column to whole numbers (e.g. round it, or scale it to integer units)"
             )
         else:
-            fix = "write it as plain digits with an optional leading minus, e.g. 12 or -12"
+            fix = (
+                "write it as plain digits with an optional leading minus and no plus sign, "
+                "leading zeros or -0, e.g. 12 or -12"
+            )
         raise RowProblem(field.path, text, f"{field.path} must be an integer, got {text!r}; {fix}")
 
     def _text_float(self, field: Field, text: str) -> float:
@@ -570,7 +573,14 @@ class ObservationEncoder:
             field.path, value, f"{field.path} must be one of {list(field.choices)}, got {value!r}"
         )
 
-    def _check_rules(self, schema: ObjectSchema, out: dict[str, Any]) -> None:
+    def _check_rules(
+        self, schema: ObjectSchema, out: dict[str, Any], given: Mapping[str, Any]
+    ) -> None:
+        """Refuse an interval whose end is before its start.
+
+        ``given`` holds the values as the caller wrote them (by JSON name): the
+        problem shows those, not their parsed form.
+        """
         for first, second in INTERVAL_RULES:
             low = out.get(first)
             high = out.get(second)
@@ -581,11 +591,13 @@ class ObservationEncoder:
                     before = False
                 if before:
                     path = schema.by_json_name[second].path
+                    high_given = _wire_text(given.get(second, high))
+                    low_given = _wire_text(given.get(first, low))
                     raise RowProblem(
                         path,
-                        _wire_text(high),
-                        f"{path} ({_wire_text(high)}) is before "
-                        f"{schema.by_json_name[first].path} ({_wire_text(low)}); "
+                        high_given,
+                        f"{path} ({high_given}) is before "
+                        f"{schema.by_json_name[first].path} ({low_given}); "
                         "swap them or fix the value",
                     )
 
@@ -851,7 +863,8 @@ class CsvRowEncoder:
                     guard += "" if high_field.required else f"{high} is not None and "
                     lines.append(
                         f"if {guard}{high} < {low}: "
-                        f"before({const(obj)}, {first!r}, {second!r}, {low}, {high})"
+                        f"before({const(obj)}, {first!r}, {second!r}, {low}, {high}, "
+                        f"{cell[low_field.path]}, {cell[high_field.path]})"
                     )
             name = f"o{next(counter)}"
             if build:
@@ -877,11 +890,20 @@ class CsvRowEncoder:
         width = self.width
         where = [(f, positions[f.path]) for f in leaves]
 
+        header = self.header
+
         def bad_width(cells: Sequence[str]) -> None:
+            # name the first column without a cell, or the last column when cells overflow it
+            if len(cells) < width:
+                field = header[len(cells)]
+                detail = f"no cell for {field}" + (" onwards" if width - len(cells) > 1 else "")
+            else:
+                field = header[-1]
+                detail = f"{len(cells) - width} more after {field}"
             raise RowProblem(
-                "",
+                field,
                 list(cells),
-                f"the row has {len(cells)} cells but the header has {width} columns; "
+                f"the row has {len(cells)} cells but the header has {width} columns ({detail}); "
                 "check for a stray delimiter or a missing quote",
             )
 
@@ -900,8 +922,18 @@ class CsvRowEncoder:
         def slow_dt(field: Field, text: str) -> datetime.datetime:
             return encoder._text_datetime(field, text)
 
-        def before(obj: ObjectSchema, first: str, second: str, low: Any, high: Any) -> None:
-            encoder._check_rules(obj, {first: low, second: high})
+        def before(
+            obj: ObjectSchema,
+            first: str,
+            second: str,
+            low: Any,
+            high: Any,
+            low_text: str,
+            high_text: str,
+        ) -> None:
+            encoder._check_rules(
+                obj, {first: low, second: high}, {first: low_text, second: high_text}
+            )
 
         def merged_rows(field: Field, text: str) -> None:
             shown = text if len(text) <= 60 else text[:57] + "..."

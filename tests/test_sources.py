@@ -308,6 +308,39 @@ def test_dataframe_float_values_and_missing_cells_are_refused(
     assert emulator.state.status_counts == {}
 
 
+def test_dataframe_value_column_made_float_by_a_missing_value_says_why_and_how_to_fix(
+    client: GenomcoreApiClient, emulator: Emulator, tmp_path: Path
+) -> None:
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.DataFrame([row(i) for i in range(4)], columns=HEADER)
+    frame["meta.userId"] = frame["meta.userId"].astype("int64")
+    frame["point.start"] = pandas.to_datetime(frame["point.start"])
+    frame["point.value"] = [0, 5, None, 7]  # pandas makes this float64, NaN at row 2
+    assert frame["point.value"].dtype.kind == "f"
+    with pytest.raises(ObservationValidationError) as caught:
+        client.time_series.create_time_series(frame)
+    problem = caught.value.problems[0]
+    assert (problem.index, problem.field, problem.value) == (0, "point.value", 0.0)
+    assert problem.message == (
+        "point.value must be an integer, got the float 0.0: pandas made the point.value column "
+        "float64 because it has missing values (NaN at row(s) 2); convert it with "
+        "df['point.value'] = df['point.value'].astype('Int64') (whole values stay exact, a "
+        "fractional one makes pandas refuse, and missing ones are then refused or skipped by "
+        "their own row)"
+    )
+    assert emulator.state.status_counts == {}
+    # the fix it gives: only the row with the missing value is left out
+    frame["point.value"] = frame["point.value"].astype("Int64")
+    report = client.time_series.create_time_series(
+        frame, on_invalid="skip", rejects_path=tmp_path / "rejects.csv"
+    )
+    assert (report.stored, report.rejected) == (3, 1)
+    with open(tmp_path / "rejects.csv", newline="", encoding="utf-8") as rejects:
+        assert [(r["row"], r["field"]) for r in csv.DictReader(rejects)] == [("2", "point.value")]
+    stored = client.time_series.query_time_series(body={"sort": {"timestamp": 1}}).data
+    assert [o.point.value for o in stored] == [0, 5, 7]
+
+
 def test_dataframe_with_wrong_columns(client: GenomcoreApiClient) -> None:
     pandas = pytest.importorskip("pandas")
     frame = pandas.DataFrame({"userId": [1]})

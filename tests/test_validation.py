@@ -212,8 +212,8 @@ BAD_INPUTS: list[tuple[str, Mutation, str, Any, list[str]]] = [
         "end before start",
         _set("point", "end", "2024-03-31T23:59:59Z"),
         "point.end",
-        "2024-03-31T23:59:59+00:00",
-        ["point.end (2024-03-31T23:59:59+00:00) is before point.start (2024-04-01T00:", "swap"],
+        "2024-03-31T23:59:59Z",  # as written, not re-formatted
+        ["point.end (2024-03-31T23:59:59Z) is before point.start (2024-04-01T00:", "swap"],
     ),
     (
         "meta not an object",
@@ -408,7 +408,13 @@ def test_date_times_are_sent_as_rfc3339_with_offset(given: str, sent: str) -> No
     [
         ("12.5", "the API stores integers only and the SDK never rounds or truncates"),
         ("1e3", "the API stores integers only"),
-        ("012", "write it as plain digits with an optional leading minus, e.g. 12 or -12"),
+        (
+            "012",
+            "write it as plain digits with an optional leading minus and no plus sign, "
+            "leading zeros or -0, e.g. 12 or -12",
+        ),
+        ("05", "no plus sign, leading zeros or -0"),
+        ("-0", "no plus sign, leading zeros or -0"),
         ("+12", "write it as plain digits"),
         (" 12", "write it as plain digits"),
         ("1_000", "write it as plain digits"),
@@ -430,6 +436,48 @@ def test_csv_integer_cells_must_be_canonical(cell: str, message: str) -> None:
     assert message in str(caught.value)
     for good, value in (("-12", -12), ("0", 0), ("12", 12)):
         assert orjson.loads(encoder.encode([*row[:7], good]))["point"]["value"] == value
+
+
+CSV_HEADER = [
+    "meta.userId",
+    "meta.source",
+    "meta.metric",
+    "meta.externalId",
+    "meta.batch",
+    "point.start",
+    "point.end",
+    "point.value",
+]
+
+
+def test_csv_end_before_start_shows_the_cells_as_written() -> None:
+    encoder = ObservationEncoder().csv_row_encoder(CSV_HEADER)
+    row = ["1", "s", "m", "e", "b", "2024-04-01T02:00:00+01:00", "2024-04-01T00:01:00Z", "3"]
+    with pytest.raises(RowProblem) as caught:
+        encoder.encode(row)
+    assert (caught.value.field, caught.value.value) == ("point.end", "2024-04-01T00:01:00Z")
+    assert str(caught.value) == (
+        "point.end (2024-04-01T00:01:00Z) is before point.start (2024-04-01T02:00:00+01:00); "
+        "swap them or fix the value"
+    )
+
+
+@pytest.mark.parametrize(
+    ("width", "field", "detail"),
+    [
+        (7, "point.value", "no cell for point.value)"),
+        (5, "point.start", "no cell for point.start onwards)"),
+        (10, "point.value", "2 more after point.value)"),
+    ],
+)
+def test_csv_row_of_the_wrong_width_names_a_column(width: int, field: str, detail: str) -> None:
+    encoder = ObservationEncoder().csv_row_encoder(CSV_HEADER)
+    cells = ["1", "s", "m", "e", "b", "2024-04-01T00:00:00Z", "2024-04-01T00:01:00Z", "3", "x", "y"]
+    with pytest.raises(RowProblem) as caught:
+        encoder.encode(cells[:width])
+    assert caught.value.field == field
+    assert caught.value.value == cells[:width]
+    assert f"the row has {width} cells but the header has 8 columns ({detail}" in str(caught.value)
 
 
 def test_csv_header_errors_name_the_columns() -> None:

@@ -13,7 +13,7 @@ from ..client import GenomcoreApiClient
 from ..errors import ConfigurationError, GenomcoreError, QueryValidationError
 from .credentials import add_credential_arguments
 from .query_output import make_writer
-from .session import open_client
+from .session import DEFAULT_CLI_RETRIES, open_client
 
 EXAMPLE = """examples:
   genomcore ts query --user-id 1 --batch actiwatch-2015-07-04 --metric activity_counts --format table
@@ -64,9 +64,10 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--max-retries",
         type=int,
-        default=3,
+        default=DEFAULT_CLI_RETRIES,
         metavar="N",
-        help="retries per page on connection errors, timeouts, 408, 429 and 5xx (default 3)",
+        help="retries per page for connection errors, timeouts, 408, 429 and 5xx "
+        f"(default {DEFAULT_CLI_RETRIES})",
     )
     add_credential_arguments(parser)
     parser.set_defaults(handler=run)

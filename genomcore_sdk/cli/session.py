@@ -8,7 +8,14 @@ from ..client import GenomcoreApiClient
 from ..errors import ConfigurationError
 from .credentials import resolve_credentials
 
-__all__ = ["open_client"]
+__all__ = ["DEFAULT_CLI_RETRIES", "open_client"]
+
+DEFAULT_CLI_RETRIES = 5
+"""Retries per request (chunk or page) the commands make by default; ``--max-retries`` changes it.
+
+The library's default is 0 (the vendor's); a command line run by hand or by a
+scheduler is better served by riding out a few transient failures.
+"""
 
 
 def open_client(args: argparse.Namespace) -> GenomcoreApiClient:

@@ -14,7 +14,7 @@ from ..errors import (
 )
 from .credentials import add_credential_arguments
 from .progress import UploadProgressDisplay
-from .session import open_client
+from .session import DEFAULT_CLI_RETRIES, open_client
 
 EXAMPLE = """examples:
   genomcore ts upload week.csv
@@ -24,8 +24,6 @@ EXAMPLE = """examples:
 
 exit status: 0 all stored, 1 chunks failed (their rows are written to a file), 2 invalid input or usage
 """
-
-DEFAULT_CLI_RETRIES = 5
 
 
 def register(commands: Any) -> None:
