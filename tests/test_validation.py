@@ -438,16 +438,7 @@ def test_csv_integer_cells_must_be_canonical(cell: str, message: str) -> None:
         assert orjson.loads(encoder.encode([*row[:7], good]))["point"]["value"] == value
 
 
-CSV_HEADER = [
-    "meta.userId",
-    "meta.source",
-    "meta.metric",
-    "meta.externalId",
-    "meta.batch",
-    "point.start",
-    "point.end",
-    "point.value",
-]
+CSV_HEADER = list(ObservationEncoder().schema.columns())  # the layout is tested in test_sources.py
 
 
 def test_csv_end_before_start_shows_the_cells_as_written() -> None:
