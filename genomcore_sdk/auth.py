@@ -61,7 +61,7 @@ from genomcore_ts_api import Client as GeneratedClient
 from genomcore_ts_api.api.auth import refresh_token as refresh_op
 from genomcore_ts_api.models import RefreshRequest, TokenPair
 
-from .errors import ApiError, AuthenticationError, ConfigurationError
+from .errors import RETRIES_ON, ApiError, AuthenticationError, ConfigurationError
 
 __all__ = [
     "MAX_REFRESH_MARGIN",
@@ -567,8 +567,7 @@ def _refresh_error(response: httpx.Response, used: str) -> Callable[[], Exceptio
 
     transient = response.status_code in (408, 429) or response.status_code >= 500
     hint = (
-        "A temporary server-side failure; retrying later (max_retries > 0, or --max-retries N "
-        "on the command line) may work"
+        f"A temporary server-side failure; retrying later ({RETRIES_ON}) may work"
         if transient
         else "Check the base URL: the refresh operation is POST /v1/auth/refresh under it"
     )

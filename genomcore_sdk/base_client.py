@@ -29,6 +29,7 @@ from genomcore_ts_api.types import Response as GeneratedResponse
 
 from .auth import RefreshedTokens, TokenAuth
 from .errors import (
+    RETRIES_ON,
     ApiConnectionError,
     ApiError,
     ApiTimeoutError,
@@ -62,10 +63,6 @@ def resolve_base_url(base_url: str | None) -> str:
     """``base_url``, else ``$GENOMCORE_BASE_URL``, else :data:`DEFAULT_BASE_URL`."""
     url = base_url or os.environ.get("GENOMCORE_BASE_URL") or DEFAULT_BASE_URL
     return url.rstrip("/")
-
-
-_RETRIES_ON = "max_retries > 0, or --max-retries N on the command line"
-"""How a hint names switching retries on, for Python callers and the CLI alike."""
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -136,7 +133,7 @@ def api_error_from_response(status_code: int, content: bytes, headers: Any = Non
             status_code,
             message,
             retry_after=_retry_after(headers),
-            hint=f"Slow down; the SDK retries this when {_RETRIES_ON}.",
+            hint=f"Slow down; the SDK retries this when {RETRIES_ON}.",
             **kwargs,
         )
     if status_code >= 500:
@@ -144,11 +141,11 @@ def api_error_from_response(status_code: int, content: bytes, headers: Any = Non
             status_code,
             message,
             retry_after=_retry_after(headers),
-            hint=f"A server-side failure; retrying ({_RETRIES_ON}) is safe.",
+            hint=f"A server-side failure; retrying ({RETRIES_ON}) is safe.",
             **kwargs,
         )
     if status_code == 408:
-        hint = f"The server timed out reading the request; retrying ({_RETRIES_ON}) is safe."
+        hint = f"The server timed out reading the request; retrying ({RETRIES_ON}) is safe."
     elif status_code == 403:
         hint = "The token is valid but not allowed to do this; check its permissions."
     elif status_code == 404:

@@ -63,6 +63,9 @@ __all__ = [
     "UploadError",
 ]
 
+RETRIES_ON = "max_retries > 0, or --max-retries N on the command line"
+"""How an error's hint names switching retries on, for Python callers and the CLI alike."""
+
 
 class GenomcoreError(Exception):
     """Base class of every exception this SDK raises on purpose."""

@@ -168,11 +168,12 @@ class UploadJournal:
                 f"The journal {name!r} has version {header.get('version')!r}; this SDK reads "
                 f"version {JOURNAL_VERSION}. Nothing was sent."
             )
-        if header.get("chunksize") != chunksize:
+        recorded = header.get("chunksize")
+        if recorded != chunksize:
             raise JournalError(
                 f"The journal {name!r} belongs to an upload with chunksize="
-                f"{header.get('chunksize')}, not {chunksize}: its chunks would not line up. "
-                f"Rerun with chunksize={header.get('chunksize')} (--chunksize {header.get('chunksize')} "
+                f"{recorded}, not {chunksize}: its chunks would not line up. "
+                f"Rerun with chunksize={recorded} (--chunksize {recorded} "
                 "on the command line), or use a new journal path "
                 "for a new upload. Nothing was sent."
             )

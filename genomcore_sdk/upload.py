@@ -759,6 +759,12 @@ class UploadCore:
             more = f"; and {len(chunks) - 3} more" if len(chunks) > 3 else ""
             return "; ".join(shown) + more
 
+        same_run = None  # how to rerun with the journal, from Python and from the CLI
+        if self.journal is not None:
+            path = self.journal.path
+            same_run = (
+                f"the same call with journal={path!r} (or the same command with --journal {path})"
+            )
         stored_rows = sum(r.size for r in report.chunk_results if r.status in ("stored", "skipped"))
         text = (
             f"Upload incomplete: {len(report.chunk_results) - len(failed) - len(unknown)} "
@@ -780,10 +786,9 @@ class UploadCore:
                 f". {len(unknown)} chunk(s) UNKNOWN ({rows} observations): sent, but the "
                 f"answer was lost, so they may or may not be stored: {listing(unknown)}"
             )
-            if self.journal is not None:
+            if same_run is not None:
                 text += (
-                    f". Rerun the same call with journal={self.journal.path!r} (or the same "
-                    f"command with --journal {self.journal.path}): it sends only "
+                    f". Rerun {same_run}: it sends only "
                     "what is missing and the server answers already-stored chunks from their "
                     "idempotency keys, without duplicates"
                 )
@@ -793,11 +798,8 @@ class UploadCore:
                     "again, or use journal=PATH (--journal PATH) next time so a rerun settles them "
                     "safely"
                 )
-        elif self.journal is not None:
-            text += (
-                f". Or rerun the same call with journal={self.journal.path!r} (or the same "
-                f"command with --journal {self.journal.path})"
-            )
+        elif same_run is not None:
+            text += f". Or rerun {same_run}"
         return text + "."
 
 

@@ -47,33 +47,49 @@ def _flat(observation: dict[str, Any]) -> list[Any]:
     ]
 
 
-class CsvWriter:
-    """The vendor layout, so the file round-trips into ``genomcore ts upload``.
+class _HeaderedWriter:
+    """Rows under a header line that goes out with the first row (or at ``close``).
 
-    The header goes out with the first row (or at ``close`` when there is
-    none), so a query that fails before its first page writes nothing.
+    So a query that fails before its first page writes nothing, and an empty
+    result is still a well-formed file (the header alone).
     """
+
+    HEADER: tuple[str, ...]
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
-        self._csv = LineFeedCsvWriter(stream)  # a cell with a lone CR is quoted too
         self._header_written = False
 
-    def _header(self) -> None:
-        self._csv.writerow(CSV_COLUMNS)
-        self._header_written = True
+    def _row(self, cells: list[Any]) -> None:
+        raise NotImplementedError
+
+    def _ensure_header(self) -> None:
+        if not self._header_written:
+            self._row(list(self.HEADER))
+            self._header_written = True
 
     def write(self, observation: dict[str, Any]) -> None:
-        """Write one observation as a CSV row."""
-        if not self._header_written:
-            self._header()
-        self._csv.writerow(_flat(observation))
+        """Write one observation as a row (after the header, the first time)."""
+        self._ensure_header()
+        self._row(_flat(observation))
 
     def close(self) -> None:
         """Write the header if no row did, and flush the stream."""
-        if not self._header_written:
-            self._header()
+        self._ensure_header()
         self._stream.flush()
+
+
+class CsvWriter(_HeaderedWriter):
+    """The vendor layout, so the file round-trips into ``genomcore ts upload``."""
+
+    HEADER = CSV_COLUMNS
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
+        self._csv = LineFeedCsvWriter(stream)  # a cell with a lone CR is quoted too
+
+    def _row(self, cells: list[Any]) -> None:
+        self._csv.writerow(cells)
 
 
 class JsonLinesWriter:
@@ -91,41 +107,18 @@ class JsonLinesWriter:
         self._stream.flush()
 
 
-class TableWriter:
-    """Aligned columns for reading in a terminal (fixed widths, so it streams).
-
-    Like :class:`CsvWriter`, the header goes out with the first row or at ``close``.
-    """
+class TableWriter(_HeaderedWriter):
+    """Aligned columns for reading in a terminal (fixed widths, so it streams)."""
 
     WIDTHS = (8, 18, 16, 16, 22, 25, 25, 10)
     HEADER = ("userId", "source", "metric", "externalId", "batch", "start", "end", "value")
 
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self._header_written = False
-
-    def _line(self, cells: list[Any]) -> None:
+    def _row(self, cells: list[Any]) -> None:
         parts = []
         for cell, width in zip(cells, self.WIDTHS, strict=True):
             text = str(cell)
             parts.append(text.ljust(width) if len(text) <= width else text)
         self._stream.write("  ".join(parts).rstrip() + "\n")
-
-    def _header(self) -> None:
-        self._line(list(self.HEADER))
-        self._header_written = True
-
-    def write(self, observation: dict[str, Any]) -> None:
-        """Write one observation as a table line."""
-        if not self._header_written:
-            self._header()
-        self._line(_flat(observation))
-
-    def close(self) -> None:
-        """Write the header if no row did, and flush the stream."""
-        if not self._header_written:
-            self._header()
-        self._stream.flush()
 
 
 def make_writer(fmt: str, stream: TextIO) -> OutputWriter:
