@@ -40,7 +40,10 @@ def test_journal_records_and_reloads(tmp_path: Path) -> None:
 def test_journal_refuses_another_chunksize_or_server(tmp_path: Path) -> None:
     path = tmp_path / "j.journal"
     UploadJournal.open(path, chunksize=100, base_url=URL).close()
-    with pytest.raises(JournalError, match=r"chunksize=100, not 200.*Rerun with chunksize=100"):
+    with pytest.raises(
+        JournalError,
+        match=r"chunksize=100, not 200.*Rerun with chunksize=100 \(--chunksize 100 on the command",
+    ):
         UploadJournal.open(path, chunksize=200, base_url=URL)
     with pytest.raises(JournalError, match=r"records an upload to 'http://127\.0\.0\.1:1'"):
         UploadJournal.open(path, chunksize=100, base_url="http://elsewhere")
@@ -132,7 +135,9 @@ def test_rerun_after_upload_error_sends_only_what_is_missing(
         )
     done = len(caught.value.succeeded)
     assert done >= 2 and caught.value.failed + caught.value.unknown
-    assert f"journal={str(journal)!r}" in str(caught.value)
+    assert f"journal={str(journal)!r} (or the same command with --journal {journal})" in str(
+        caught.value
+    )
     emulator.set_faults()
     before = emulator.state.status_counts.get(201, 0)
     report = client.time_series.create_time_series(
